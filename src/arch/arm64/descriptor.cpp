@@ -1,0 +1,62 @@
+// Encoding of mapping attributes into descriptor attribute bits (see descriptor.hpp).
+#include "arch/arm64/descriptor.hpp"
+
+namespace teemm::arm64 {
+namespace {
+
+struct MemoryEncoding {
+  unsigned mair_index;
+  uint64_t stage2_memattr;
+  uint64_t shareability;
+};
+
+constexpr MemoryEncoding memory_encoding(MemoryKind kind) {
+  switch (kind) {
+    case MemoryKind::kDevice: return {kMairIndexDevice, kS2MemAttrDevice_nGnRE, kShareOuter};
+    case MemoryKind::kNormalNonCacheable:
+      return {kMairIndexNormalNonCacheable, kS2MemAttrNormalNonCacheable, kShareOuter};
+    case MemoryKind::kDeviceStronglyOrdered:
+      return {kMairIndexDeviceStronglyOrdered, kS2MemAttrDevice_nGnRnE, kShareOuter};
+    case MemoryKind::kNormalWriteBack: break;
+  }
+  return {kMairIndexNormalWriteBack, kS2MemAttrNormalWriteBack, kShareInner};
+}
+
+uint64_t encode_stage1(const MappingAttributes& a, const MemoryEncoding& memory) {
+  uint64_t bits = kAF | (uint64_t{memory.mair_index} << kAttrIndxShift) | (memory.shareability << kSHShift);
+  if (a.non_secure) bits |= kNS;
+  if (!a.global) bits |= kNG;
+  if (a.unprivileged.read) bits |= kAP1;
+  if (!a.privileged.write) bits |= kAP2;
+  if (!a.privileged.execute) bits |= kPXN;
+  // Bit 54 is UXN in the EL1&0 regime but XN in the single-privilege EL2/EL3 regimes, so it may only
+  // be set when nothing at all may execute: privileged-only code still runs at EL3. EL0 reaches a
+  // privileged-only page through neither AP[1] nor UXN, so leaving it clear grants EL0 nothing.
+  if (!a.privileged.execute && !a.unprivileged.execute) bits |= kUXN;
+  // A page EL0 can write is never privileged-executable (implicit in v8.0 too; made explicit).
+  if (a.unprivileged.write) bits |= kPXN;
+  return bits;
+}
+
+uint64_t encode_stage2(const MappingAttributes& a, const MemoryEncoding& memory) {
+  // Stage 2 has a single privilege: what any stage-1 regime may do with the page.
+  const bool read = a.privileged.read || a.unprivileged.read;
+  const bool write = a.privileged.write || a.unprivileged.write;
+  const bool execute = a.privileged.execute || a.unprivileged.execute;
+  uint64_t bits = kAF | (memory.stage2_memattr << kMemAttrShift) | (memory.shareability << kSHShift);
+  if (read) bits |= kS2APRead;
+  if (write) bits |= kS2APWrite;
+  if (!execute) bits |= kS2XN;
+  return bits;
+}
+
+}  // namespace
+
+uint64_t encode_leaf_attributes(Stage stage, MappingAttributes attributes) {
+  const MappingAttributes a = normalize(attributes);
+  if (!a.privileged.read && !a.unprivileged.read) return 0;
+  const MemoryEncoding memory = memory_encoding(a.memory);
+  return stage == Stage::kStage1 ? encode_stage1(a, memory) : encode_stage2(a, memory);
+}
+
+}  // namespace teemm::arm64

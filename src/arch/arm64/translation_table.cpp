@@ -1,0 +1,325 @@
+// Mapping and unmapping over VMSAv8-64 tables (see translation_table.hpp).
+//
+// Each public call runs twice over the range: a prepare pass that only reads (conflicts, mapped-ness,
+// how many table pages the call needs) and a commit pass that cannot fail, because everything it
+// needs was checked and counted first.
+#include "arch/arm64/translation_table.hpp"
+
+#include <type_traits>
+
+#include "arch/arm64/barrier.hpp"
+
+namespace teemm::arm64 {
+namespace {
+
+// One entry's slice of a range at some level.
+struct Piece {
+  uint64_t start;       // first input address of the slice
+  uint64_t end;         // one past the last
+  uint64_t entry_base;  // input address the whole entry starts at
+  unsigned index;       // entry index in its table
+  bool whole;           // the slice covers the whole entry
+};
+
+// Calls visit(piece) for every entry of a level-`level` table that [start, end) touches; stops and
+// returns the first error a visit reports.
+template <typename Visit>
+Status for_each_piece(unsigned level, uint64_t start, uint64_t end, Visit&& visit) {
+  const uint64_t entry_size = level_block_size(level);
+  for (uint64_t address = start; address < end;) {
+    const uint64_t entry_base = address & ~(entry_size - 1);
+    const uint64_t entry_end = entry_base + entry_size;
+    const uint64_t piece_end = end < entry_end ? end : entry_end;
+    const Piece piece{address, piece_end, entry_base, level_index(address, level),
+                      address == entry_base && piece_end == entry_end};
+    if (Status status = visit(piece); !status) return status;
+    address = piece_end;
+  }
+  return Status();
+}
+
+struct ContiguousOutput {
+  uint64_t input_start;
+  uint64_t output_start;
+  uint64_t at(uint64_t input) const { return output_start + (input - input_start); }
+  bool can_use_block(uint64_t input, uint64_t block_size) const { return (at(input) & (block_size - 1)) == 0; }
+};
+
+struct PageListOutput {
+  uint64_t input_start;
+  const PhysAddr* pages;
+  uint64_t at(uint64_t input) const { return pages[(input - input_start) >> kPageShift].value; }
+  bool can_use_block(uint64_t input, uint64_t block_size) const {
+    const uint64_t first = at(input);
+    if ((first & (block_size - 1)) != 0) return false;
+    const PhysAddr* run = pages + ((input - input_start) >> kPageShift);
+    for (uint64_t i = 1, n = block_size >> kPageShift; i < n; ++i)
+      if (run[i].value != first + (i << kPageShift)) return false;
+    return true;
+  }
+};
+
+// Table pages a split of a leaf at `level` needs so that [start, end) (inside it) can be removed.
+uint64_t tables_to_split(unsigned level, uint64_t start, uint64_t end) {
+  uint64_t tables = 1;
+  const unsigned child = level + 1;
+  if (child == kLastLevel) return tables;
+  (void)for_each_piece(child, start, end, [&](const Piece& piece) {
+    if (!piece.whole) tables += tables_to_split(child, piece.start, piece.end);
+    return Status();
+  });
+  return tables;
+}
+
+}  // namespace
+
+// The operations on one regime's tables; a friend of TranslationTable so the public class stays small.
+class TableEditor {
+ public:
+  explicit TableEditor(TranslationTable& table) : table_(table), pool_(*table.pool_) {}
+
+  template <typename Output>
+  Status prepare_map(unsigned level, const uint64_t* entries, uint64_t start, uint64_t end, const Output& output,
+                     bool allow_blocks, uint64_t& tables_needed) const {
+    return for_each_piece(level, start, end, [&](const Piece& piece) -> Status {
+      const uint64_t d = entries != nullptr ? entries[piece.index] : 0;
+      if (uses_leaf(level, piece, output, allow_blocks))
+        return descriptor_is_valid(d) ? Error::kAlreadyMapped : Status();
+      if (!descriptor_is_valid(d)) {
+        ++tables_needed;
+        if (level + 1 == kLastLevel) return Status();  // a fresh level-3 table needs nothing more
+        return prepare_map(level + 1, nullptr, piece.start, piece.end, output, allow_blocks, tables_needed);
+      }
+      if (!descriptor_is_table(d, level)) return Error::kAlreadyMapped;  // a block already covers it
+      return prepare_map(level + 1, pool_.entries(descriptor_next_table(d)), piece.start, piece.end, output,
+                         allow_blocks, tables_needed);
+    });
+  }
+
+  template <typename Output>
+  void commit_map(unsigned level, PhysAddr table, uint64_t start, uint64_t end, const Output& output,
+                  uint64_t attribute_bits, bool allow_blocks) {
+    uint64_t* entries = pool_.entries(table);
+    uint16_t& live = pool_.live_entries(table);
+    if (level == kLastLevel) return fill_pages(entries, live, start, end, output, attribute_bits);
+    (void)for_each_piece(level, start, end, [&](const Piece& piece) {
+      uint64_t& d = entries[piece.index];
+      if (uses_leaf(level, piece, output, allow_blocks)) {
+        d = make_leaf(attribute_bits, output.at(piece.start), level);
+        ++live;
+        ++table_.statistics_.leaves[level];
+      } else if (descriptor_is_valid(d)) {
+        commit_map(level + 1, descriptor_next_table(d), piece.start, piece.end, output, attribute_bits, allow_blocks);
+      } else {
+        const PhysAddr child = new_table(level + 1);
+        commit_map(level + 1, child, piece.start, piece.end, output, attribute_bits, allow_blocks);
+        table_write_barrier();  // the child's entries before the descriptor that publishes them
+        d = make_table_descriptor(child);
+        ++live;
+        ++table_.statistics_.table_descriptors[level];
+      }
+      return Status();
+    });
+  }
+
+  Status prepare_unmap(unsigned level, const uint64_t* entries, uint64_t start, uint64_t end,
+                       uint64_t& tables_needed) const {
+    return for_each_piece(level, start, end, [&](const Piece& piece) -> Status {
+      const uint64_t d = entries[piece.index];
+      if (!descriptor_is_valid(d)) return Error::kNotMapped;
+      if (descriptor_is_table(d, level))
+        return prepare_unmap(level + 1, pool_.entries(descriptor_next_table(d)), piece.start, piece.end, tables_needed);
+      if (!piece.whole) tables_needed += tables_to_split(level, piece.start, piece.end);
+      return Status();
+    });
+  }
+
+  // Returns the finest level whose leaves were removed; sets `tables_freed` when a table went.
+  void commit_unmap(unsigned level, PhysAddr table, uint64_t start, uint64_t end, unsigned& finest_level,
+                    bool& tables_freed) {
+    uint64_t* entries = pool_.entries(table);
+    uint16_t& live = pool_.live_entries(table);
+    (void)for_each_piece(level, start, end, [&](const Piece& piece) {
+      uint64_t& d = entries[piece.index];
+      if (!descriptor_is_table(d, level) && piece.whole) {
+        d = 0;
+        --live;
+        --table_.statistics_.leaves[level];
+        if (level > finest_level || finest_level > kLastLevel) finest_level = level;
+        return Status();
+      }
+      if (!descriptor_is_table(d, level)) split_block(d, level, piece.entry_base);
+      const PhysAddr child = descriptor_next_table(d);
+      commit_unmap(level + 1, child, piece.start, piece.end, finest_level, tables_freed);
+      if (pool_.live_entries(child) == 0) {
+        d = 0;
+        --live;
+        --table_.statistics_.table_descriptors[level];
+        release_table(child, level + 1);
+        tables_freed = true;
+      }
+      return Status();
+    });
+  }
+
+  void destroy(unsigned level, PhysAddr table) {
+    uint64_t* entries = pool_.entries(table);
+    if (level < kLastLevel) {
+      for (unsigned i = 0; i < kEntriesPerTable; ++i)
+        if (descriptor_is_table(entries[i], level)) destroy(level + 1, descriptor_next_table(entries[i]));
+    }
+    pool_.release(table);
+  }
+
+  PhysAddr new_table(unsigned level) {
+    const Result<PhysAddr> page = pool_.allocate();  // cannot fail: prepare counted the pages
+    ++table_.statistics_.table_pages;
+    ++table_.statistics_.tables[level];
+    return page.value();
+  }
+
+ private:
+  template <typename Output>
+  static bool uses_leaf(unsigned level, const Piece& piece, const Output& output, bool allow_blocks) {
+    if (level == kLastLevel) return true;
+    return allow_blocks && piece.whole && level_allows_block(level) &&
+           output.can_use_block(piece.start, level_block_size(level));
+  }
+
+  template <typename Output>
+  void fill_pages(uint64_t* entries, uint16_t& live, uint64_t start, uint64_t end, const Output& output,
+                  uint64_t attribute_bits) {
+    const unsigned first = level_index(start, kLastLevel);
+    const unsigned count = static_cast<unsigned>((end - start) >> kPageShift);
+    const uint64_t page_bits = attribute_bits | kDescriptorPage;
+    if constexpr (std::is_same_v<Output, ContiguousOutput>) {
+      uint64_t address = output.at(start);
+      for (unsigned i = 0; i < count; ++i, address += kPageSize) entries[first + i] = page_bits | address;
+    } else {
+      for (unsigned i = 0; i < count; ++i)
+        entries[first + i] = page_bits | output.at(start + (uint64_t{i} << kPageShift));
+    }
+    live = static_cast<uint16_t>(live + count);
+    table_.statistics_.leaves[kLastLevel] += count;
+  }
+
+  // Replaces the block `d` at `level` by a table of next-level leaves describing the same memory,
+  // with break-before-make: the block is invalidated and its TLB entries removed before the table
+  // goes in, as the architecture requires for a change of block size.
+  void split_block(uint64_t& d, unsigned level, uint64_t entry_base) {
+    const unsigned child_level = level + 1;
+    const PhysAddr child = new_table(child_level);
+    uint64_t* entries = pool_.entries(child);
+    const uint64_t attribute_bits = descriptor_attribute_bits(d);
+    const uint64_t output = descriptor_output(d, level);
+    const uint64_t step = level_block_size(child_level);
+    for (unsigned i = 0; i < kEntriesPerTable; ++i)
+      entries[i] = make_leaf(attribute_bits, output + i * step, child_level);
+    pool_.live_entries(child) = kEntriesPerTable;
+    table_.statistics_.leaves[child_level] += kEntriesPerTable;
+    --table_.statistics_.leaves[level];
+    ++table_.statistics_.table_descriptors[level];
+    d = 0;
+    if (table_.tlb_ != nullptr)
+      table_.tlb_->invalidate(table_.stage_, entry_base, level_block_size(level), level_block_size(level), true);
+    table_write_barrier();
+    d = make_table_descriptor(child);
+  }
+
+  void release_table(PhysAddr table, unsigned level) {
+    pool_.release(table);
+    --table_.statistics_.table_pages;
+    --table_.statistics_.tables[level];
+  }
+
+  TranslationTable& table_;
+  TablePool& pool_;
+};
+
+Result<TranslationTable> TranslationTable::create(TablePool& pool, Stage stage, unsigned input_bits) {
+  if (input_bits < 25 || input_bits > kMaxAddressBits) return Error::kInvalidArgument;
+  const Result<PhysAddr> root = pool.allocate();
+  if (!root) return root.error();
+  TranslationTable table;
+  table.pool_ = &pool;
+  table.root_ = root.value();
+  table.stage_ = stage;
+  table.input_bits_ = input_bits;
+  table.statistics_.table_pages = 1;
+  table.statistics_.tables[start_level_for(input_bits)] = 1;
+  return table;
+}
+
+namespace {
+bool range_is_valid(uint64_t input, uint64_t size, uint64_t limit) {
+  return (input & kPageMask) == 0 && (size & kPageMask) == 0 && range_fits(input, size, limit);
+}
+}  // namespace
+
+template <typename Output>
+Status TranslationTable::map_with(uint64_t input, uint64_t size, const Output& output, uint64_t attribute_bits,
+                                  MapOptions options) {
+  if (attribute_bits == 0) return Error::kInvalidArgument;  // "no access" is not a mapping
+  TableEditor editor(*this);
+  const unsigned level = start_level();
+  uint64_t tables_needed = 0;
+  if (Status status = editor.prepare_map(level, pool_->entries(root_), input, input + size, output,
+                                         options.allow_blocks, tables_needed);
+      !status)
+    return status;
+  if (tables_needed > pool_->available()) return Error::kOutOfMemory;
+  editor.commit_map(level, root_, input, input + size, output, attribute_bits, options.allow_blocks);
+  table_write_barrier();  // new leaves visible before the caller touches the range
+  return Status();
+}
+
+Status TranslationTable::map(uint64_t input, uint64_t output, uint64_t size, uint64_t attribute_bits,
+                             MapOptions options) {
+  if (size == 0) return Error::kZeroSize;
+  if (!range_is_valid(input, size, input_limit()))
+    return (input | size) & kPageMask ? Error::kMisaligned : Error::kAddressOverflow;
+  if ((output & kPageMask) != 0) return Error::kMisaligned;
+  if (!range_fits(output, size, kAddressLimit)) return Error::kAddressOverflow;
+  return map_with(input, size, ContiguousOutput{input, output}, attribute_bits, options);
+}
+
+Status TranslationTable::map_pages(uint64_t input, const PhysAddr* pages, uint64_t count, uint64_t attribute_bits,
+                                   MapOptions options) {
+  if (count == 0) return Error::kZeroSize;
+  if (pages == nullptr || count > (kAddressLimit >> kPageShift)) return Error::kInvalidArgument;
+  const uint64_t size = count << kPageShift;
+  if (!range_is_valid(input, size, input_limit()))
+    return (input & kPageMask) ? Error::kMisaligned : Error::kAddressOverflow;
+  for (uint64_t i = 0; i < count; ++i) {
+    if (!pages[i].is_page_aligned()) return Error::kMisaligned;
+    if (pages[i].value >= kAddressLimit) return Error::kAddressOverflow;
+  }
+  return map_with(input, size, PageListOutput{input, pages}, attribute_bits, options);
+}
+
+Status TranslationTable::unmap(uint64_t input, uint64_t size) {
+  if (size == 0) return Error::kZeroSize;
+  if (!range_is_valid(input, size, input_limit()))
+    return (input | size) & kPageMask ? Error::kMisaligned : Error::kAddressOverflow;
+  TableEditor editor(*this);
+  const unsigned level = start_level();
+  uint64_t tables_needed = 0;
+  if (Status status = editor.prepare_unmap(level, pool_->entries(root_), input, input + size, tables_needed); !status)
+    return status;
+  if (tables_needed > pool_->available()) return Error::kOutOfMemory;
+  unsigned finest_level = kLastLevel + 1;
+  bool tables_freed = false;
+  editor.commit_unmap(level, root_, input, input + size, finest_level, tables_freed);
+  if (tlb_ != nullptr && finest_level <= kLastLevel)
+    tlb_->invalidate(stage_, input, size, level_block_size(finest_level), !tables_freed);
+  return Status();
+}
+
+void TranslationTable::destroy() {
+  if (pool_ == nullptr) return;
+  TableEditor(*this).destroy(start_level(), root_);
+  statistics_ = TableStatistics();
+  pool_ = nullptr;
+}
+
+}  // namespace teemm::arm64

@@ -1,0 +1,182 @@
+// Text and JSON rendering for the CLI (see render.hpp).
+#include "render.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+
+namespace teemm::tool {
+namespace {
+
+std::string format(const char* fmt, auto... args) {
+  char buffer[256];
+  std::snprintf(buffer, sizeof(buffer), fmt, args...);
+  return buffer;
+}
+
+std::string json_string(const char* text) {
+  std::string out = "\"";
+  for (const char* c = text; *c != '\0'; ++c) {
+    if (*c == '"' || *c == '\\') out += '\\';
+    if (static_cast<unsigned char>(*c) < 0x20) {
+      out += format("\\u%04x", static_cast<unsigned>(*c));
+      continue;
+    }
+    out += *c;
+  }
+  return out + "\"";
+}
+
+std::string attributes_text(const mm::MapEntry& e) {
+  const mm::TypeAttributes& t = mm::type_attributes(e.type);
+  if (e.is_va_reservation()) return "reserved VA, unbacked";
+  return std::string(t.secure ? "secure" : "non-secure") + " P:" + access_string(t.privileged) + " " +
+         memory_kind_name(t.memory);
+}
+
+std::string attributes_json(const mm::MapEntry& e) {
+  const mm::TypeAttributes& t = mm::type_attributes(e.type);
+  return format("{\"secure\": %s, \"privileged\": \"%s\", \"memory\": \"%s\", \"mapped\": %s}",
+                t.secure ? "true" : "false", access_string(t.privileged).c_str(), memory_kind_name(t.memory),
+                e.is_va_reservation() ? "false" : "true");
+}
+
+std::string decoded_json(const arm64::DecodedAttributes& a) {
+  return format(
+      "{\"secure\": %s, \"privileged\": \"%s\", \"unprivileged\": \"%s\", \"memory\": \"%s\", "
+      "\"shareability\": %" PRIu64 ", \"global\": %s}",
+      a.non_secure ? "false" : "true", access_string(a.privileged).c_str(), access_string(a.unprivileged).c_str(),
+      memory_kind_name(a.memory), a.shareability, a.global ? "true" : "false");
+}
+
+std::string decoded_text(const arm64::DecodedAttributes& a) {
+  return std::string(a.non_secure ? "non-secure" : "secure") + " P:" + access_string(a.privileged) +
+         " U:" + access_string(a.unprivileged) + " " + memory_kind_name(a.memory) + (a.global ? "" : " nG");
+}
+
+const char* leaf_name(unsigned level) { return level == arm64::kLastLevel ? "page" : "block"; }
+
+void dump_table(const Session& session, PhysAddr table, unsigned level, uint64_t base, std::string& out) {
+  const uint64_t* entries = session.pool().entries(table);
+  const unsigned count = level == session.table().raw().start_level()
+                             ? arm64::root_entries_for(session.table().raw().input_bits())
+                             : arm64::kEntriesPerTable;
+  const std::string indent(2 * (level - session.table().raw().start_level()), ' ');
+  for (unsigned i = 0; i < count; ++i) {
+    const uint64_t d = entries[i];
+    if (!arm64::descriptor_is_valid(d)) continue;
+    const uint64_t input = base + (uint64_t{i} << arm64::level_shift(level));
+    out += indent + format("L%u[%03u] VA %s  desc %s  ", level, i, hex(input).c_str(), hex(d).c_str());
+    if (arm64::descriptor_is_table(d, level)) {
+      const PhysAddr next = arm64::descriptor_next_table(d);
+      out += "table -> " + hex(next.value) + "\n";
+      dump_table(session, next, level + 1, input, out);
+    } else {
+      out += format("%s PA %s %s\n", leaf_name(level), hex(arm64::descriptor_output(d, level)).c_str(),
+                    decoded_text(arm64::decode_attributes(arm64::Stage::kStage1, d)).c_str());
+    }
+  }
+}
+
+}  // namespace
+
+std::string hex(uint64_t value) { return format("0x%012" PRIx64, value); }
+
+std::string access_string(const arm64::Access& a) {
+  return std::string(a.read ? "r" : "-") + (a.write ? "w" : "-") + (a.execute ? "x" : "-");
+}
+
+const char* memory_kind_name(arm64::MemoryKind kind) {
+  switch (kind) {
+    case arm64::MemoryKind::kDevice: return "device";
+    case arm64::MemoryKind::kNormalWriteBack: return "normal-wb";
+    case arm64::MemoryKind::kNormalNonCacheable: return "normal-nc";
+    case arm64::MemoryKind::kDeviceStronglyOrdered: return "device-nGnRnE";
+  }
+  return "unknown";
+}
+
+std::string human_size(uint64_t bytes) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  unsigned unit = 0;
+  while (unit < 4 && bytes >= (uint64_t{1024} << (10 * unit))) ++unit;
+  const uint64_t scale = uint64_t{1} << (10 * unit);
+  if (bytes % scale == 0) return format("%" PRIu64 " %s", bytes / scale, units[unit]);
+  return format("%.1f %s", static_cast<double>(bytes) / static_cast<double>(scale), units[unit]);
+}
+
+std::string render_map_text(const Session& session) {
+  const mm::MemoryMap& map = session.map();
+  std::string out = format("teemm map: platform %s, %u-bit VA, VA offset %s\n\n", session.platform_name().c_str(),
+                           map.options().va_bits, hex(map.options().va_offset).c_str());
+  out += format("%-16s %-14s %-16s %-16s %-10s %s\n", "NAME", "TYPE", "PA", "VA", "SIZE", "ATTRIBUTES");
+  for (const mm::MapEntry& e : map) {
+    out += format("%-16s %-14s %-16s %-16s %-10s %s\n", e.name, mm::memory_type_name(e.type),
+                  e.is_va_reservation() ? "-" : hex(e.pa.value).c_str(), hex(e.va.value).c_str(),
+                  human_size(e.size.bytes).c_str(), attributes_text(e).c_str());
+  }
+  const arm64::TableStatistics& s = session.table().raw().statistics();
+  out += format("\ntables: %" PRIu64 " pages (%s) at PA %s\n", s.table_pages,
+                human_size(s.table_pages * kPageSize).c_str(), hex(session.pool().base().value).c_str());
+  for (unsigned level = session.table().raw().start_level(); level <= arm64::kLastLevel; ++level)
+    out += format("  level %u: %" PRIu64 " tables, %" PRIu64 " table descriptors, %" PRIu64 " %ss\n", level,
+                  s.tables[level], s.table_descriptors[level], s.leaves[level], leaf_name(level));
+  return out;
+}
+
+std::string render_map_json(const Session& session) {
+  const mm::MemoryMap& map = session.map();
+  std::string out = "{\n  \"platform\": " + json_string(session.platform_name().c_str()) +
+                    format(",\n  \"va_bits\": %u,\n  \"va_offset\": \"%s\",\n  \"regions\": [", map.options().va_bits,
+                           hex(map.options().va_offset).c_str());
+  bool first = true;
+  for (const mm::MapEntry& e : map) {
+    out += first ? "\n" : ",\n";
+    first = false;
+    out += "    {\"name\": " + json_string(e.name) + ", \"type\": " + json_string(mm::memory_type_name(e.type)) +
+           ", \"pa\": " + (e.is_va_reservation() ? std::string("null") : "\"" + hex(e.pa.value) + "\"") +
+           ", \"va\": \"" + hex(e.va.value) + "\"" + format(", \"size\": %" PRIu64, e.size.bytes) +
+           ", \"attrs\": " + attributes_json(e) + "}";
+  }
+  const arm64::TableStatistics& s = session.table().raw().statistics();
+  out += format("\n  ],\n  \"tables\": {\"pages\": %" PRIu64 ", \"pool_pa\": \"%s\", \"levels\": [", s.table_pages,
+                hex(session.pool().base().value).c_str());
+  first = true;
+  for (unsigned level = session.table().raw().start_level(); level <= arm64::kLastLevel; ++level) {
+    out += first ? "" : ", ";
+    first = false;
+    out += format("{\"level\": %u, \"tables\": %" PRIu64 ", \"table_descriptors\": %" PRIu64 ", \"%ss\": %" PRIu64 "}",
+                  level, s.tables[level], s.table_descriptors[level], leaf_name(level), s.leaves[level]);
+  }
+  return out + "]}\n}\n";
+}
+
+std::string render_dump(const Session& session) {
+  const arm64::TranslationTable& t = session.table().raw();
+  std::string out = format("root %s, level %u, %u-bit input, MAIR %s\n", hex(t.root().value).c_str(), t.start_level(),
+                           t.input_bits(), hex(arm64::kMairValue).c_str());
+  dump_table(session, t.root(), t.start_level(), 0, out);
+  return out;
+}
+
+std::string render_translation_text(const Session& session, uint64_t va) {
+  const arm64::WalkResult r = session.translate(va);
+  if (!r.ok())
+    return format("VA %s: %s fault at level %u\n", hex(va).c_str(), arm64::fault_kind_name(r.fault), r.level);
+  const mm::MapEntry* entry = session.map().find(VirtAddr(va));
+  return format("VA %s -> PA %s  level %u %s (%s)  %s  [%s]\n", hex(va).c_str(), hex(r.output).c_str(), r.level,
+                leaf_name(r.level), human_size(r.leaf_size).c_str(), decoded_text(r.attributes).c_str(),
+                entry != nullptr ? entry->name : "?");
+}
+
+std::string render_translation_json(const Session& session, uint64_t va) {
+  const arm64::WalkResult r = session.translate(va);
+  if (!r.ok())
+    return format("{\"va\": \"%s\", \"fault\": {\"kind\": \"%s\", \"level\": %u}}\n", hex(va).c_str(),
+                  arm64::fault_kind_name(r.fault), r.level);
+  return format("{\"va\": \"%s\", \"pa\": \"%s\", \"level\": %u, \"leaf_size\": %" PRIu64
+                ", \"descriptor\": \"%s\", \"attrs\": ",
+                hex(va).c_str(), hex(r.output).c_str(), r.level, r.leaf_size, hex(r.descriptor).c_str()) +
+         decoded_json(r.attributes) + "}\n";
+}
+
+}  // namespace teemm::tool

@@ -1,0 +1,53 @@
+// tools/teemm/session: everything one run of the CLI builds — registry, memory map, tables — with
+// host-allocated storage sized for the platform. Shared by the CLI, tests and benchmarks.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "arch/arm64/translation_table.hpp"
+#include "arch/arm64/walker.hpp"
+#include "mm/memory_map.hpp"
+#include "mm/phys_mem_registry.hpp"
+
+namespace teemm::tool {
+
+struct SessionOptions {
+  mm::LayoutOptions layout;
+  size_t table_pages = 4096;  // pool capacity
+};
+
+class Session {
+ public:
+  // Registers `regions`, lays out the map and builds the tables. On failure, `error()` says why
+  // in one line and the session holds no tables.
+  Session(const std::string& platform_name, const std::vector<mm::Region>& regions, const SessionOptions& options);
+
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  const std::string& platform_name() const { return platform_name_; }
+  const mm::PhysMemRegistry& registry() const { return registry_; }
+  const mm::MemoryMap& map() const { return map_; }
+  const arm64::Stage1Table& table() const { return table_; }
+  const arm64::TablePool& pool() const { return *pool_; }
+  arm64::WalkResult translate(uint64_t va) const;
+
+ private:
+  std::string platform_name_;
+  std::string error_;
+  std::vector<mm::Region> region_storage_;
+  std::vector<mm::MapEntry> entry_storage_;
+  mm::PhysMemRegistry registry_;
+  mm::MemoryMap map_;
+  std::unique_ptr<arm64::TablePage[]> pages_;
+  std::unique_ptr<uint16_t[]> live_counts_;
+  std::unique_ptr<arm64::TablePool> pool_;
+  arm64::Stage1Table table_;
+};
+
+// "tee-code (TEE_RAM_RX) overlaps uart0 (IO_NSEC)"-style text for a refusal.
+std::string describe_refusal(const mm::Refusal& refusal);
+
+}  // namespace teemm::tool
