@@ -26,7 +26,7 @@ Refusal MemoryMap::build(const PhysMemRegistry& registry, const LayoutOptions& o
   if (options.va_bits < 25 || options.va_bits > kMaxAddressBits || (options.va_offset & kPageMask) != 0 ||
       options.reservation_alignment < kPageSize ||
       (options.reservation_alignment & (options.reservation_alignment - 1)) != 0)
-    return {Error::kInvalidArgument, "layout options", nullptr};
+    return {Error::kInvalidArgument, nullptr, nullptr};  // the options, not a region
   Refusal refusal = place_physical(registry);
   if (refusal.ok()) refusal = place_reservations(registry);
   if (!refusal.ok()) {

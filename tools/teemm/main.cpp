@@ -80,6 +80,7 @@ std::string parse_arguments(int argc, char** argv, Arguments* args) {
       args->options.layout.va_bits = static_cast<unsigned>(bits);
     } else if (arg == "--va-offset") {
       if (std::string e = next_value(&args->options.layout.va_offset); !e.empty()) return e;
+      if ((args->options.layout.va_offset & 0xFFF) != 0) return "--va-offset must be a multiple of 4 KiB";
     } else if (!arg.empty() && arg[0] == '-' && !(args->command == "translate" && args->positional.empty())) {
       return "unknown option '" + arg + "' (see teemm --help)";
     } else if (args->command.empty()) {

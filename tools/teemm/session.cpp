@@ -4,7 +4,7 @@
 namespace teemm::tool {
 
 std::string describe_refusal(const mm::Refusal& refusal) {
-  std::string text = refusal.region != nullptr ? std::string("region '") + refusal.region + "'" : "layout";
+  std::string text = refusal.region != nullptr ? std::string("region '") + refusal.region + "'" : "layout options";
   text += std::string(": ") + error_name(refusal.error);
   if (refusal.conflicting != nullptr) text += std::string(" with region '") + refusal.conflicting + "'";
   return text;
