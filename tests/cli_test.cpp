@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 #include <array>
 #include <cstdio>
 #include <string>
@@ -16,7 +17,8 @@ struct CliRun {
 };
 
 CliRun run(const std::string& arguments) {
-  const std::string err_file = ::testing::TempDir() + "teemm_cli_stderr.txt";
+  // One file per process: CTest runs these tests in parallel processes.
+  const std::string err_file = ::testing::TempDir() + "teemm_cli_stderr." + std::to_string(getpid()) + ".txt";
   const std::string command = std::string(TEEMM_CLI_PATH) + " " + arguments + " 2>" + err_file;
   CliRun result{};
   FILE* pipe = popen(command.c_str(), "r");
@@ -30,6 +32,7 @@ CliRun run(const std::string& arguments) {
     while ((n = fread(buffer.data(), 1, buffer.size(), f)) > 0) result.err.append(buffer.data(), n);
     fclose(f);
   }
+  std::remove(err_file.c_str());
   return result;
 }
 

@@ -124,6 +124,13 @@ class TableEditor {
 
   Status prepare_unmap(unsigned level, const uint64_t* entries, uint64_t start, uint64_t end,
                        uint64_t& tables_needed) const {
+    if (level == kLastLevel) {  // the common case, kept to one tight loop
+      const unsigned first = level_index(start, kLastLevel);
+      const unsigned count = static_cast<unsigned>((end - start) >> kPageShift);
+      uint64_t all_valid = kDescriptorValid;
+      for (unsigned i = 0; i < count; ++i) all_valid &= entries[first + i];
+      return all_valid != 0 ? Status() : Status(Error::kNotMapped);
+    }
     return for_each_piece(level, start, end, [&](const Piece& piece) -> Status {
       const uint64_t d = entries[piece.index];
       if (!descriptor_is_valid(d)) return Error::kNotMapped;
@@ -139,6 +146,7 @@ class TableEditor {
                     bool& tables_freed) {
     uint64_t* entries = pool_.entries(table);
     uint16_t& live = pool_.live_entries(table);
+    if (level == kLastLevel) return clear_pages(entries, live, start, end, finest_level);
     (void)for_each_piece(level, start, end, [&](const Piece& piece) {
       uint64_t& d = entries[piece.index];
       if (!descriptor_is_table(d, level) && piece.whole) {
@@ -179,6 +187,15 @@ class TableEditor {
   }
 
  private:
+  void clear_pages(uint64_t* entries, uint16_t& live, uint64_t start, uint64_t end, unsigned& finest_level) {
+    const unsigned first = level_index(start, kLastLevel);
+    const unsigned count = static_cast<unsigned>((end - start) >> kPageShift);
+    for (unsigned i = 0; i < count; ++i) entries[first + i] = 0;
+    live = static_cast<uint16_t>(live - count);
+    table_.statistics_.leaves[kLastLevel] -= count;
+    finest_level = kLastLevel;
+  }
+
   template <typename Output>
   static bool uses_leaf(unsigned level, const Piece& piece, const Output& output, bool allow_blocks) {
     if (level == kLastLevel) return true;
