@@ -13,8 +13,8 @@ using namespace teemm;
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
 constexpr uint64_t kPagesPerGiB = kGiB / kPageSize;
-constexpr uint64_t kLiveBase = uint64_t{64} << 30;   // live ranges live here (VA 64 GiB and up)
-constexpr uint64_t kTargetVa = uint64_t{8} << 30;    // the 1 GiB being mapped and unmapped
+constexpr uint64_t kLiveBase = uint64_t{64} << 30;  // live ranges live here (VA 64 GiB and up)
+constexpr uint64_t kTargetVa = uint64_t{8} << 30;   // the 1 GiB being mapped and unmapped
 
 arm64::MappingAttributes shm_attributes() {
   arm64::MappingAttributes a;

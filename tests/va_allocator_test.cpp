@@ -1,0 +1,649 @@
+// tests/va_allocator_test: unit tests of every VaAllocator operation and error, its bounds, and a
+// property test against a std::map reference model.
+#include "mm/va_allocator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <vector>
+
+namespace teemm::mm {
+namespace {
+
+constexpr uint64_t kPage = kPageSize;
+constexpr uint64_t kBase = 0x4000'0000;
+
+Size pages(uint64_t count) { return Size(count * kPage); }
+VirtAddr at_page(uint64_t index) { return VirtAddr(kBase + index * kPage); }
+
+AllocationRequest request_for(uint16_t owner, uint64_t backing = 0) {
+  AllocationRequest request;
+  request.owner = GuestId(owner);
+  request.backing = backing;
+  return request;
+}
+
+bool same_range(const VaRange& a, const VaRange& b) {
+  return a.start == b.start && a.size == b.size && a.guard_page == b.guard_page && a.owner == b.owner &&
+         a.kind == b.kind && a.backing == b.backing;
+}
+
+// Everything observable, to show that a refused call changed nothing.
+struct Snapshot {
+  VaStats stats;
+  std::vector<VaRange> ranges;
+
+  bool operator==(const Snapshot& other) const {
+    if (stats.window != other.stats.window || stats.in_use != other.stats.in_use ||
+        stats.used_ranges != other.stats.used_ranges || stats.free_ranges != other.stats.free_ranges ||
+        stats.nodes_in_use != other.stats.nodes_in_use || stats.node_capacity != other.stats.node_capacity ||
+        stats.largest_free != other.stats.largest_free || ranges.size() != other.ranges.size()) {
+      return false;
+    }
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      if (!same_range(ranges[i], other.ranges[i])) return false;
+    }
+    return true;
+  }
+};
+
+Snapshot snapshot(const VaAllocator& allocator) {
+  Snapshot snap{allocator.stats(), {}};
+  allocator.for_each_used([&](const VaRange& range) { snap.ranges.push_back(range); });
+  return snap;
+}
+
+// An allocator over `window_pages` pages at kBase with `node_count` nodes.
+class Fixture {
+ public:
+  explicit Fixture(uint64_t window_pages, size_t node_count = 256)
+      : nodes_(std::make_unique<VaAllocator::Node[]>(node_count)) {
+    EXPECT_TRUE(allocator.init(VirtAddr(kBase), pages(window_pages), nodes_.get(), node_count).ok());
+  }
+  VaAllocator allocator;
+
+ private:
+  std::unique_ptr<VaAllocator::Node[]> nodes_;
+};
+
+// Expects `call` to fail with `error` and leave the allocator exactly as it was.
+template <typename Call>
+void expect_refused(VaAllocator& allocator, Error error, Call call) {
+  const Snapshot before = snapshot(allocator);
+  EXPECT_EQ(call(), error);
+  EXPECT_TRUE(snapshot(allocator) == before);
+  EXPECT_TRUE(allocator.audit());
+}
+
+TEST(VaAllocatorTest, InitRejectsBadWindows) {
+  VaAllocatorStorage<4> storage;
+  VaAllocator allocator;
+  EXPECT_EQ(allocator.init(VirtAddr(kBase), Size(0), storage.nodes, 4).error(), Error::kZeroSize);
+  EXPECT_EQ(allocator.init(VirtAddr(kBase + 1), pages(4), storage.nodes, 4).error(), Error::kMisaligned);
+  EXPECT_EQ(allocator.init(VirtAddr(kBase), Size(kPage + 8), storage.nodes, 4).error(), Error::kMisaligned);
+  EXPECT_EQ(allocator.init(VirtAddr(~kPageMask), pages(2), storage.nodes, 4).error(), Error::kAddressOverflow);
+  EXPECT_EQ(allocator.init(VirtAddr(kBase), pages(4), storage.nodes, 0).error(), Error::kOutOfMemory);
+  EXPECT_EQ(allocator.init(VirtAddr(kBase), pages(4), nullptr, 4).error(), Error::kOutOfMemory);
+  EXPECT_TRUE(allocator.audit());
+  EXPECT_EQ(allocator.allocate(pages(1), {}).error(), Error::kNoVirtualSpace);
+}
+
+TEST(VaAllocatorTest, StartsWithOneFreeRangeOverTheWindow) {
+  Fixture f(64, 8);
+  const VaStats stats = f.allocator.stats();
+  EXPECT_EQ(stats.window, pages(64));
+  EXPECT_EQ(stats.in_use, Size(0));
+  EXPECT_EQ(stats.used_ranges, 0u);
+  EXPECT_EQ(stats.free_ranges, 1u);
+  EXPECT_EQ(stats.nodes_in_use, 1u);
+  EXPECT_EQ(stats.node_capacity, 8u);
+  EXPECT_EQ(stats.largest_free, pages(64));
+  EXPECT_EQ(f.allocator.base(), VirtAddr(kBase));
+  EXPECT_TRUE(f.allocator.audit());
+}
+
+TEST(VaAllocatorTest, AllocatesLowestAddressFirst) {
+  Fixture f(64);
+  EXPECT_EQ(f.allocator.allocate(pages(2), request_for(1)).value(), at_page(0));
+  EXPECT_EQ(f.allocator.allocate(pages(3), request_for(1)).value(), at_page(2));
+  EXPECT_EQ(f.allocator.allocate(pages(1), request_for(1)).value(), at_page(5));
+  EXPECT_EQ(f.allocator.stats().in_use, pages(6));
+  EXPECT_EQ(f.allocator.stats().used_ranges, 3u);
+  EXPECT_EQ(f.allocator.stats().largest_free, pages(58));
+  EXPECT_TRUE(f.allocator.audit());
+}
+
+TEST(VaAllocatorTest, ReusesTheLowestHoleThatFits) {
+  Fixture f(64);
+  ASSERT_TRUE(f.allocator.allocate(pages(2), {}).ok());  // pages 0-1
+  ASSERT_TRUE(f.allocator.allocate(pages(4), {}).ok());  // pages 2-5
+  ASSERT_TRUE(f.allocator.allocate(pages(2), {}).ok());  // pages 6-7
+  ASSERT_TRUE(f.allocator.free(at_page(2)).ok());
+  EXPECT_EQ(f.allocator.allocate(pages(5), {}).value(), at_page(8));  // hole too small
+  EXPECT_EQ(f.allocator.allocate(pages(3), {}).value(), at_page(2));
+  EXPECT_EQ(f.allocator.allocate(pages(1), {}).value(), at_page(5));  // exact fit of the rest
+  EXPECT_EQ(f.allocator.stats().free_ranges, 1u);
+  EXPECT_TRUE(f.allocator.audit());
+}
+
+TEST(VaAllocatorTest, HonoursAlignment) {
+  Fixture f(256);
+  ASSERT_TRUE(f.allocator.allocate(pages(1), {}).ok());
+  AllocationRequest aligned;
+  aligned.alignment = 64 * 1024;
+  const Result<VirtAddr> va = f.allocator.allocate(pages(2), aligned);
+  ASSERT_TRUE(va.ok());
+  EXPECT_EQ(va.value(), at_page(16));
+  // The skipped pages stay free and are found by the next page-aligned request.
+  EXPECT_EQ(f.allocator.allocate(pages(15), {}).value(), at_page(1));
+  EXPECT_TRUE(f.allocator.audit());
+}
+
+TEST(VaAllocatorTest, FindsTheOnlyAlignedSlotEvenBelowTheConservativeBound) {
+  // A 2 MiB window on a 2 MiB boundary holds exactly one 2 MiB-aligned 2 MiB range, although no
+  // free range is 4 MiB - 4 KiB long.
+  constexpr uint64_t kTwoMiB = 2 * 1024 * 1024;
+  VaAllocatorStorage<4> storage;
+  VaAllocator allocator;
+  ASSERT_TRUE(allocator.init(VirtAddr(kTwoMiB * 8), Size(kTwoMiB), storage.nodes, 4).ok());
+  AllocationRequest aligned;
+  aligned.alignment = kTwoMiB;
+  EXPECT_EQ(allocator.allocate(Size(kTwoMiB), aligned).value(), VirtAddr(kTwoMiB * 8));
+  EXPECT_EQ(allocator.stats().free_ranges, 0u);
+  EXPECT_EQ(allocator.stats().largest_free, Size(0));
+  EXPECT_TRUE(allocator.audit());
+  expect_refused(allocator, Error::kNoVirtualSpace, [&] { return allocator.allocate(pages(1), {}).error(); });
+}
+
+TEST(VaAllocatorTest, GuardPageIsReservedWithTheRangeAndFreedWithIt) {
+  Fixture f(16);
+  AllocationRequest guarded = request_for(3, 77);
+  guarded.guard_page = true;
+  guarded.kind = VaRangeKind::kDeviceIo;
+  ASSERT_EQ(f.allocator.allocate(pages(2), guarded).value(), at_page(0));
+  EXPECT_EQ(f.allocator.stats().in_use, pages(3));
+  EXPECT_EQ(f.allocator.allocate(pages(1), {}).value(), at_page(3));  // after the guard
+
+  const Result<VaRange> found = f.allocator.find(at_page(1) + Size(5));
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->start, at_page(0));
+  EXPECT_EQ(found->size, pages(2));
+  EXPECT_TRUE(found->guard_page);
+  EXPECT_EQ(found->reserved_size(), pages(3));
+  EXPECT_EQ(found->owner, GuestId(3));
+  EXPECT_EQ(found->kind, VaRangeKind::kDeviceIo);
+  EXPECT_EQ(found->backing, 77u);
+  EXPECT_EQ(f.allocator.find(at_page(2)).error(), Error::kNotFound);  // the guard page
+  expect_refused(f.allocator, Error::kOverlap,
+                 [&] { return f.allocator.allocate_at(at_page(2), pages(1), {}).error(); });
+
+  ASSERT_TRUE(f.allocator.free(at_page(0)).ok());
+  EXPECT_EQ(f.allocator.stats().in_use, pages(1));
+  EXPECT_EQ(f.allocator.allocate(pages(3), {}).value(), at_page(0));
+  EXPECT_TRUE(f.allocator.audit());
+}
+
+TEST(VaAllocatorTest, RefusesBadRequestsWithoutChange) {
+  Fixture f(16);
+  ASSERT_TRUE(f.allocator.allocate(pages(2), {}).ok());
+  VaAllocator& a = f.allocator;
+  expect_refused(a, Error::kZeroSize, [&] { return a.allocate(Size(0), {}).error(); });
+  expect_refused(a, Error::kMisaligned, [&] { return a.allocate(Size(kPage + 1), {}).error(); });
+  for (uint64_t alignment : {uint64_t{0}, uint64_t{2048}, uint64_t{3 * kPage}, uint64_t{kPage + 1}}) {
+    AllocationRequest bad;
+    bad.alignment = alignment;
+    expect_refused(a, Error::kInvalidArgument, [&] { return a.allocate(pages(1), bad).error(); });
+  }
+  AllocationRequest bad_kind;
+  bad_kind.kind = static_cast<VaRangeKind>(kVaRangeKindCount);
+  expect_refused(a, Error::kInvalidArgument, [&] { return a.allocate(pages(1), bad_kind).error(); });
+  expect_refused(a, Error::kNoVirtualSpace, [&] { return a.allocate(pages(15), {}).error(); });
+  expect_refused(a, Error::kNoVirtualSpace, [&] { return a.allocate(pages(1000), {}).error(); });
+  expect_refused(a, Error::kNoVirtualSpace, [&] { return a.allocate(Size(~kPageMask), {}).error(); });
+  AllocationRequest guarded;
+  guarded.guard_page = true;
+  expect_refused(a, Error::kNoVirtualSpace, [&] { return a.allocate(pages(14), guarded).error(); });
+  AllocationRequest huge_alignment;
+  huge_alignment.alignment = uint64_t{1} << 63;
+  expect_refused(a, Error::kNoVirtualSpace, [&] { return a.allocate(pages(1), huge_alignment).error(); });
+  EXPECT_EQ(a.allocate(pages(14), {}).value(), at_page(2));  // the exact rest still fits
+}
+
+TEST(VaAllocatorTest, AllocateAtReservesExactlyTheAskedRange) {
+  Fixture f(32);
+  VaAllocator& a = f.allocator;
+  EXPECT_EQ(a.allocate_at(at_page(10), pages(2), request_for(4)).value(), at_page(10));
+  EXPECT_EQ(a.stats().free_ranges, 2u);
+  EXPECT_EQ(a.allocate_at(at_page(0), pages(1), {}).value(), at_page(0));
+  EXPECT_EQ(a.allocate_at(at_page(31), pages(1), {}).value(), at_page(31));   // last page
+  EXPECT_EQ(a.allocate_at(at_page(12), pages(19), {}).value(), at_page(12));  // exact gap
+  EXPECT_EQ(a.allocate(pages(1), {}).value(), at_page(1));
+  EXPECT_EQ(a.find(at_page(11)).value().owner, GuestId(4));
+  EXPECT_TRUE(a.audit());
+}
+
+TEST(VaAllocatorTest, AllocateAtRefusesWithoutChange) {
+  Fixture f(32);
+  VaAllocator& a = f.allocator;
+  ASSERT_TRUE(a.allocate_at(at_page(10), pages(4), {}).ok());
+  auto at = [&](VirtAddr start, Size size, AllocationRequest request = {}) {
+    return a.allocate_at(start, size, request).error();
+  };
+  expect_refused(a, Error::kOverlap, [&] { return at(at_page(10), pages(1)); });
+  expect_refused(a, Error::kOverlap, [&] { return at(at_page(13), pages(2)); });
+  expect_refused(a, Error::kOverlap, [&] { return at(at_page(8), pages(3)); });
+  expect_refused(a, Error::kOverlap, [&] { return at(at_page(8), pages(8)); });
+  AllocationRequest guarded;
+  guarded.guard_page = true;
+  expect_refused(a, Error::kOverlap, [&] { return at(at_page(8), pages(2), guarded); });
+  expect_refused(a, Error::kMisaligned, [&] { return at(at_page(1) + Size(8), pages(1)); });
+  AllocationRequest aligned;
+  aligned.alignment = 4 * kPage;
+  expect_refused(a, Error::kMisaligned, [&] { return at(at_page(2), pages(1), aligned); });
+  expect_refused(a, Error::kZeroSize, [&] { return at(at_page(1), Size(0)); });
+  expect_refused(a, Error::kInvalidArgument, [&] { return at(at_page(0) - pages(1), pages(1)); });
+  expect_refused(a, Error::kInvalidArgument, [&] { return at(at_page(31), pages(2)); });
+  expect_refused(a, Error::kInvalidArgument, [&] { return at(at_page(32), pages(1)); });
+  expect_refused(a, Error::kInvalidArgument, [&] { return at(at_page(31), pages(1), guarded); });
+  expect_refused(a, Error::kAddressOverflow, [&] { return at(VirtAddr(~kPageMask), pages(2)); });
+  EXPECT_EQ(at(at_page(8), pages(1), guarded), Error::kOk);  // guard ends where the range begins
+  EXPECT_TRUE(a.audit());
+}
+
+TEST(VaAllocatorTest, FreeCoalescesWithBothNeighbours) {
+  Fixture f(16);
+  VaAllocator& a = f.allocator;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(a.allocate(pages(4), {}).ok());
+  EXPECT_EQ(a.stats().free_ranges, 0u);
+  ASSERT_TRUE(a.free(at_page(4)).ok());
+  ASSERT_TRUE(a.free(at_page(12)).ok());
+  EXPECT_EQ(a.stats().free_ranges, 2u);
+  ASSERT_TRUE(a.free(at_page(8)).ok());  // joins both sides
+  EXPECT_EQ(a.stats().free_ranges, 1u);
+  EXPECT_EQ(a.stats().largest_free, pages(12));
+  ASSERT_TRUE(a.free(at_page(0)).ok());
+  EXPECT_EQ(a.stats().nodes_in_use, 1u);
+  EXPECT_EQ(a.stats().largest_free, pages(16));
+  EXPECT_TRUE(a.audit());
+}
+
+TEST(VaAllocatorTest, FreeRefusesUnknownStartsWithoutChange) {
+  Fixture f(16);
+  VaAllocator& a = f.allocator;
+  ASSERT_TRUE(a.allocate_at(at_page(2), pages(3), {}).ok());
+  expect_refused(a, Error::kNotFound, [&] { return a.free(at_page(3)).error(); });   // inside
+  expect_refused(a, Error::kNotFound, [&] { return a.free(at_page(0)).error(); });   // free range
+  expect_refused(a, Error::kNotFound, [&] { return a.free(at_page(5)).error(); });   // free range
+  expect_refused(a, Error::kNotFound, [&] { return a.free(VirtAddr(0)).error(); });  // below
+  expect_refused(a, Error::kNotFound, [&] { return a.free(at_page(99)).error(); });  // above
+  ASSERT_TRUE(a.free(at_page(2)).ok());
+  expect_refused(a, Error::kNotFound, [&] { return a.free(at_page(2)).error(); });  // twice
+}
+
+TEST(VaAllocatorTest, FindReportsTheUsedRangeHoldingAnAddress) {
+  Fixture f(16);
+  VaAllocator& a = f.allocator;
+  AllocationRequest request = request_for(9, 0xc0ffee);
+  request.kind = VaRangeKind::kOther;
+  ASSERT_TRUE(a.allocate_at(at_page(4), pages(2), request).ok());
+  for (VirtAddr inside : {at_page(4), at_page(5), at_page(6) - Size(1)}) {
+    const Result<VaRange> found = a.find(inside);
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(found->start, at_page(4));
+    EXPECT_EQ(found->end(), at_page(6));
+    EXPECT_FALSE(found->guard_page);
+    EXPECT_EQ(found->backing, 0xc0ffeeu);
+    EXPECT_EQ(found->kind, VaRangeKind::kOther);
+  }
+  for (VirtAddr outside : {at_page(3), at_page(6), VirtAddr(0), at_page(100)}) {
+    EXPECT_EQ(a.find(outside).error(), Error::kNotFound);
+  }
+}
+
+TEST(VaAllocatorTest, VisitsUsedRangesInAddressOrder) {
+  Fixture f(32);
+  VaAllocator& a = f.allocator;
+  ASSERT_TRUE(a.allocate_at(at_page(20), pages(1), request_for(1)).ok());
+  ASSERT_TRUE(a.allocate_at(at_page(3), pages(2), request_for(2)).ok());
+  ASSERT_TRUE(a.allocate_at(at_page(9), pages(1), request_for(3)).ok());
+  std::vector<uint64_t> starts;
+  a.for_each_used([&](const VaRange& range) { starts.push_back(range.start.value); });
+  EXPECT_EQ(starts, (std::vector<uint64_t>{at_page(3).value, at_page(9).value, at_page(20).value}));
+}
+
+TEST(VaAllocatorTest, FreeAllOfReleasesOnlyThatOwner) {
+  Fixture f(64);
+  VaAllocator& a = f.allocator;
+  // Owner 33 shares owner 1's mask bit: the teardown must still tell them apart.
+  const uint16_t owners[] = {1, 2, 33, 1, 1, 33, 2, 1};
+  for (uint16_t owner : owners) ASSERT_TRUE(a.allocate(pages(2), request_for(owner)).ok());
+  EXPECT_EQ(a.free_all_of(GuestId(1)), 4u);
+  EXPECT_TRUE(a.audit());
+  size_t remaining = 0;
+  a.for_each_used([&](const VaRange& range) {
+    EXPECT_NE(range.owner, GuestId(1));
+    ++remaining;
+  });
+  EXPECT_EQ(remaining, 4u);
+  EXPECT_EQ(a.free_all_of(GuestId(1)), 0u);
+  EXPECT_EQ(a.free_all_of(GuestId(5)), 0u);
+  EXPECT_EQ(a.free_all_of(GuestId(33)), 2u);
+  EXPECT_EQ(a.free_all_of(GuestId(2)), 2u);
+  EXPECT_EQ(a.stats().nodes_in_use, 1u);
+  EXPECT_TRUE(a.audit());
+}
+
+TEST(VaAllocatorTest, NodePoolExhaustionIsCleanAndExact) {
+  Fixture f(16, 3);
+  VaAllocator& a = f.allocator;
+  // A range in the middle of the window needs two new nodes (free space on both sides).
+  ASSERT_TRUE(a.allocate(pages(2), {}).ok());  // nodes: used + rest
+  EXPECT_EQ(a.stats().nodes_in_use, 2u);
+  expect_refused(a, Error::kOutOfMemory, [&] { return a.allocate_at(at_page(8), pages(1), {}).error(); });
+  ASSERT_TRUE(a.allocate_at(at_page(14), pages(2), {}).ok());  // one new node: the pool is full
+  EXPECT_EQ(a.stats().nodes_in_use, 3u);
+  expect_refused(a, Error::kOutOfMemory, [&] { return a.allocate(pages(1), {}).error(); });
+  expect_refused(a, Error::kOutOfMemory, [&] { return a.allocate_at(at_page(13), pages(1), {}).error(); });
+  EXPECT_EQ(a.allocate(pages(12), {}).value(), at_page(2));  // exact fit: no new node
+  ASSERT_TRUE(a.free(at_page(2)).ok());
+  ASSERT_TRUE(a.free(at_page(14)).ok());
+  ASSERT_TRUE(a.free(at_page(0)).ok());
+  EXPECT_EQ(a.stats().nodes_in_use, 1u);
+  EXPECT_TRUE(a.audit());
+}
+
+TEST(VaAllocatorTest, WorstCasePoolHoldsTheAdvertisedRanges) {
+  constexpr size_t kRanges = 50;
+  Fixture f(2 * kRanges + 1, VaAllocator::nodes_needed(kRanges));
+  VaAllocator& a = f.allocator;
+  // Every other page: each used range is surrounded by free ones, the worst case for nodes.
+  for (size_t i = 0; i < kRanges; ++i) ASSERT_TRUE(a.allocate_at(at_page(2 * i + 1), pages(1), {}).ok());
+  EXPECT_EQ(a.stats().nodes_in_use, a.stats().node_capacity);
+  EXPECT_TRUE(a.audit());
+  // Exact fits of the gaps need no node even now.
+  EXPECT_EQ(a.allocate_at(at_page(0), pages(1), {}).value(), at_page(0));
+  EXPECT_EQ(a.allocate(pages(1), {}).value(), at_page(2));
+  EXPECT_EQ(a.stats().nodes_in_use, a.stats().node_capacity);
+}
+
+// ---- Property test ----------------------------------------------------------------------------
+
+struct ModelRange {
+  uint64_t size = 0;  // usable bytes
+  bool guard = false;
+  uint16_t owner = 0;
+  VaRangeKind kind = VaRangeKind::kSharedMemory;
+  uint64_t backing = 0;
+  uint64_t span() const { return size + (guard ? kPage : 0); }
+};
+
+// The plain model: used ranges by start; free gaps are whatever lies between them.
+class Model {
+ public:
+  Model(uint64_t base, uint64_t window, size_t node_capacity)
+      : base_(base), end_(base + window), node_capacity_(node_capacity) {}
+
+  struct Gap {
+    uint64_t start;
+    uint64_t end;
+  };
+  // Recomputed from `used` on demand and cached until the next change (see changed()).
+  const std::vector<Gap>& gaps() const {
+    if (!gaps_valid_) {
+      gaps_ = compute_gaps();
+      gaps_valid_ = true;
+    }
+    return gaps_;
+  }
+  void changed() { gaps_valid_ = false; }
+
+  std::vector<Gap> compute_gaps() const {
+    std::vector<Gap> result;
+    uint64_t cursor = base_;
+    for (const auto& [start, range] : used) {
+      if (start > cursor) result.push_back({cursor, start});
+      cursor = start + range.span();
+    }
+    if (cursor < end_) result.push_back({cursor, end_});
+    return result;
+  }
+  size_t nodes_in_use() const { return used.size() + gaps().size(); }
+
+  static std::optional<uint64_t> slot_in(const Gap& gap, uint64_t span, uint64_t alignment) {
+    const uint64_t aligned = (gap.start + alignment - 1) & ~(alignment - 1);
+    if (aligned >= gap.end || gap.end - aligned < span) return std::nullopt;
+    return aligned;
+  }
+  // The true first fit and the lowest gap passing the allocator's conservative test.
+  std::optional<uint64_t> first_fit(uint64_t span, uint64_t alignment) const {
+    for (const Gap& gap : gaps()) {
+      if (auto slot = slot_in(gap, span, alignment)) return slot;
+    }
+    return std::nullopt;
+  }
+  std::optional<uint64_t> conservative_fit(uint64_t span, uint64_t alignment) const {
+    for (const Gap& gap : gaps()) {
+      if (gap.end - gap.start >= span + alignment - kPage) return slot_in(gap, span, alignment);
+    }
+    return std::nullopt;
+  }
+  // Nodes an allocation at `slot` needs beyond the gap's own, or nullopt if `slot` is not free.
+  std::optional<size_t> new_nodes_for(uint64_t slot, uint64_t span) const {
+    for (const Gap& gap : gaps()) {
+      if (slot >= gap.start && slot + span <= gap.end) {
+        return size_t{slot > gap.start} + size_t{slot + span < gap.end};
+      }
+    }
+    return std::nullopt;
+  }
+  bool has_room_for(size_t new_nodes) const { return nodes_in_use() + new_nodes <= node_capacity_; }
+
+  std::map<uint64_t, ModelRange> used;
+
+ private:
+  uint64_t base_;
+  uint64_t end_;
+  size_t node_capacity_;
+  mutable std::vector<Gap> gaps_;
+  mutable bool gaps_valid_ = false;
+};
+
+struct PropertyConfig {
+  uint32_t seed;
+  size_t node_capacity;
+  bool large_alignments;
+};
+
+class VaAllocatorProperty : public ::testing::TestWithParam<PropertyConfig> {};
+
+void expect_matches_model(const VaAllocator& a, const Model& model) {
+  std::vector<VaRange> ranges;
+  a.for_each_used([&](const VaRange& range) { ranges.push_back(range); });
+  ASSERT_EQ(ranges.size(), model.used.size());
+  uint64_t in_use = 0;
+  size_t i = 0;
+  for (const auto& [start, expected] : model.used) {
+    const VaRange& range = ranges[i++];
+    EXPECT_EQ(range.start.value, start);
+    EXPECT_EQ(range.size.bytes, expected.size);
+    EXPECT_EQ(range.guard_page, expected.guard);
+    EXPECT_EQ(range.owner.value, expected.owner);
+    EXPECT_EQ(range.kind, expected.kind);
+    EXPECT_EQ(range.backing, expected.backing);
+    in_use += expected.span();
+  }
+  const VaStats stats = a.stats();
+  EXPECT_EQ(stats.in_use.bytes, in_use);
+  EXPECT_EQ(stats.nodes_in_use, model.nodes_in_use());
+  uint64_t largest = 0;
+  for (const auto& gap : model.gaps()) largest = std::max(largest, gap.end - gap.start);
+  EXPECT_EQ(stats.largest_free.bytes, largest);
+}
+
+TEST_P(VaAllocatorProperty, AgreesWithReferenceModel) {
+  const PropertyConfig config = GetParam();
+  constexpr uint64_t kWindowPages = 512;
+  std::mt19937_64 rng(config.seed);
+  auto below = [&](uint64_t bound) { return std::uniform_int_distribution<uint64_t>(0, bound - 1)(rng); };
+
+  Fixture f(kWindowPages, config.node_capacity);
+  VaAllocator& a = f.allocator;
+  Model model(kBase, kWindowPages * kPage, config.node_capacity);
+  uint64_t next_backing = 1;
+  std::map<Error, int> allocate_outcomes;
+  std::map<Error, int> allocate_at_outcomes;
+
+  auto random_request = [&] {
+    AllocationRequest request;
+    request.owner = GuestId(static_cast<uint16_t>(below(40)));
+    request.kind = static_cast<VaRangeKind>(below(kVaRangeKindCount));
+    request.guard_page = below(4) == 0;
+    request.backing = next_backing++;
+    if (config.large_alignments && below(3) == 0) request.alignment = kPage << below(5);
+    return request;
+  };
+  auto remember = [&](uint64_t start, uint64_t size, const AllocationRequest& request) {
+    model.used[start] = ModelRange{size, request.guard_page, request.owner.value, request.kind, request.backing};
+    model.changed();
+  };
+
+  for (int step = 0; step < 2500; ++step) {
+    const Snapshot before = snapshot(a);
+    bool refused = false;
+    const uint64_t op = below(100);
+    if (op < 40) {
+      const AllocationRequest request = random_request();
+      const uint64_t size = (1 + below(8)) * kPage;
+      const uint64_t span = size + (request.guard_page ? kPage : 0);
+      const Result<VirtAddr> got = a.allocate(Size(size), request);
+      ++allocate_outcomes[got.error()];
+      const std::optional<uint64_t> exact = model.first_fit(span, request.alignment);
+      const std::optional<uint64_t> bound = model.conservative_fit(span, request.alignment);
+      if (got.ok()) {
+        const uint64_t start = got.value().value;
+        ASSERT_TRUE(start % request.alignment == 0);
+        const std::optional<size_t> needed = model.new_nodes_for(start, span);
+        ASSERT_TRUE(needed.has_value()) << "allocated over a used range";
+        ASSERT_TRUE(model.has_room_for(*needed));
+        if (bound) {
+          ASSERT_LE(start, *bound);
+        } else {
+          ASSERT_EQ(start, *exact);
+        }
+        if (request.alignment == kPage) {
+          ASSERT_EQ(start, *exact);
+        }
+        remember(start, size, request);
+      } else if (got.error() == Error::kOutOfMemory) {
+        refused = true;
+        ASSERT_TRUE(exact.has_value());
+        // With page alignment the placement is exact, so the model can tell the node shortage.
+        if (request.alignment == kPage) {
+          ASSERT_FALSE(model.has_room_for(*model.new_nodes_for(*exact, span)));
+        }
+      } else {
+        refused = true;
+        ASSERT_EQ(got.error(), Error::kNoVirtualSpace);
+        ASSERT_FALSE(exact.has_value());
+      }
+    } else if (op < 55) {
+      const AllocationRequest request = random_request();
+      const uint64_t start = kBase + below(kWindowPages + 4) * kPage;
+      const uint64_t size = (1 + below(6)) * kPage;
+      const uint64_t span = size + (request.guard_page ? kPage : 0);
+      const Result<VirtAddr> got = a.allocate_at(VirtAddr(start), Size(size), request);
+      ++allocate_at_outcomes[got.error()];
+      Error expected = Error::kOk;
+      const std::optional<size_t> needed = model.new_nodes_for(start, span);
+      if (start % request.alignment != 0) {
+        expected = Error::kMisaligned;
+      } else if (start + span > kBase + kWindowPages * kPage) {
+        expected = Error::kInvalidArgument;
+      } else if (!needed) {
+        expected = Error::kOverlap;
+      } else if (!model.has_room_for(*needed)) {
+        expected = Error::kOutOfMemory;
+      }
+      ASSERT_EQ(got.error(), expected);
+      if (got.ok()) {
+        ASSERT_EQ(got.value().value, start);
+        remember(start, size, request);
+      }
+      refused = !got.ok();
+    } else if (op < 90) {
+      uint64_t start = kBase + below(kWindowPages) * kPage;
+      if (!model.used.empty() && below(10) != 0) {
+        auto it = model.used.begin();
+        std::advance(it, below(model.used.size()));
+        start = it->first;
+      }
+      const Status freed = a.free(VirtAddr(start));
+      ASSERT_EQ(freed.ok(), model.used.count(start) == 1);
+      if (freed.ok()) {
+        model.used.erase(start);
+        model.changed();
+      } else {
+        ASSERT_EQ(freed.error(), Error::kNotFound);
+        refused = true;
+      }
+    } else if (op < 98) {
+      const uint64_t address = kBase - kPage + below((kWindowPages + 2) * kPage);
+      const Result<VaRange> found = a.find(VirtAddr(address));
+      auto it = model.used.upper_bound(address);
+      const bool inside = it != model.used.begin() && address < std::prev(it)->first + std::prev(it)->second.size;
+      ASSERT_EQ(found.ok(), inside);
+      if (inside) {
+        ASSERT_EQ(found->start.value, std::prev(it)->first);
+      }
+      refused = true;  // a lookup changes nothing either
+    } else {
+      const uint16_t owner = static_cast<uint16_t>(below(40));
+      size_t expected = 0;
+      for (auto it = model.used.begin(); it != model.used.end();) {
+        if (it->second.owner == owner) {
+          it = model.used.erase(it);
+          ++expected;
+        } else {
+          ++it;
+        }
+      }
+      model.changed();
+      ASSERT_EQ(a.free_all_of(GuestId(owner)), expected);
+    }
+    ASSERT_TRUE(a.audit()) << "step " << step;
+    if (refused) {
+      ASSERT_TRUE(snapshot(a) == before) << "step " << step;
+    }
+    expect_matches_model(a, model);
+    if (::testing::Test::HasFailure()) FAIL() << "step " << step;
+  }
+
+  // The sequence must have reached the interesting states, not just the easy ones.
+  EXPECT_GT(allocate_outcomes[Error::kOk], 100);
+  EXPECT_GT(allocate_outcomes[Error::kNoVirtualSpace] + allocate_outcomes[Error::kOutOfMemory], 10);
+  EXPECT_GT(allocate_at_outcomes[Error::kOk], 10);
+  EXPECT_GT(allocate_at_outcomes[Error::kOverlap], 10);
+  if (config.node_capacity < 100) {
+    EXPECT_GT(allocate_outcomes[Error::kOutOfMemory], 10);
+  }
+
+  while (!model.used.empty()) {
+    ASSERT_TRUE(a.free(VirtAddr(model.used.begin()->first)).ok());
+    model.used.erase(model.used.begin());
+    ASSERT_TRUE(a.audit());
+  }
+  EXPECT_EQ(a.stats().nodes_in_use, 1u);
+  EXPECT_EQ(a.stats().free_ranges, 1u);
+  EXPECT_EQ(a.stats().largest_free, pages(kWindowPages));
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, VaAllocatorProperty,
+                         ::testing::Values(PropertyConfig{1, 1024, false}, PropertyConfig{2, 1024, true},
+                                           PropertyConfig{3, 40, false}, PropertyConfig{4, 60, true}));
+
+}  // namespace
+}  // namespace teemm::mm
