@@ -88,6 +88,29 @@ TEST(Cli, TranslateAnswersWithPaOrFault) {
       << r.out;
 }
 
+TEST(Cli, DynamicMappingsShowInMapAndTranslate) {
+  CliRun r = run("map --shm 0x40000000,3 --shm 0x40400000,1024 --ioremap 0x0a000010,0x100,secure");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("reserved VA: 4.0 MiB in use, 2 ranges"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("reserved VA: 8 KiB in use, 1 ranges"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("shm   VA 0x00000ee00000  size 4 MiB      PA 0x000040400000  owner 1  + guard page"),
+            std::string::npos)
+      << r.out;
+  r = run("translate 0xee00000 --json --shm 0x40000000,3 --shm 0x40400000,1024");
+  EXPECT_NE(r.out.find("\"pa\": \"0x000040400000\", \"level\": 2"), std::string::npos) << r.out;  // a block
+  r = run("translate 0xec03000 --json --shm 0x40000000,3");
+  EXPECT_NE(r.out.find("\"fault\""), std::string::npos) << r.out;  // the guard page
+  r = run("map --json --shm 0x40000000,2");
+  EXPECT_NE(r.out.find("\"attrs\": {\"mapped\": false, \"in_use\": 12288, \"ranges\": 1}"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("{\"kind\": \"shm\", \"va\": \"0x00000ec00000\", \"size\": 8192"), std::string::npos) << r.out;
+  r = run("map --shm 0x40000800,2");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "teemm: shared memory at PA 0x40000800: misaligned\n");
+  r = run("map --ioremap 0x1000");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "teemm: invalid value for --ioremap: '0x1000' (expected PA,SIZE[,secure])\n");
+}
+
 TEST(Cli, DumpShowsEveryDescriptor) {
   const CliRun r = run("dump");
   ASSERT_EQ(r.status, 0) << r.err;

@@ -18,7 +18,7 @@ struct Out {
   uint64_t size = 0;  // capacity of buf including the NUL
   uint64_t len = 0;   // characters produced so far
   bool to_console = false;
-  char line[128];     // console output is gathered per line (one semihosting call per line)
+  char line[128];  // console output is gathered per line (one semihosting call per line)
   uint64_t line_len = 0;
 
   void flush_line() {
@@ -55,8 +55,7 @@ void put_padded(Out& out, const char* s, int n, int width, bool left, char pad) 
   if (left) put_repeat(out, ' ', width - n);
 }
 
-void put_number(Out& out, uint64_t value, bool negative, unsigned base, bool upper, int width, bool left,
-                bool zero) {
+void put_number(Out& out, uint64_t value, bool negative, unsigned base, bool upper, int width, bool left, bool zero) {
   char digits[24];
   int n = 0;
   const char* set = upper ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -82,9 +81,12 @@ void format(Out& out, const char* fmt, va_list args) {
     bool left = false;
     bool zero = false;
     for (;; ++p) {
-      if (*p == '-') left = true;
-      else if (*p == '0') zero = true;
-      else break;
+      if (*p == '-')
+        left = true;
+      else if (*p == '0')
+        zero = true;
+      else
+        break;
     }
     int width = 0;
     if (*p == '*') {
@@ -99,10 +101,14 @@ void format(Out& out, const char* fmt, va_list args) {
     }
     int longness = 0;  // 0 int, 1 long, 2 long long, -1 short, -2 char
     for (;; ++p) {
-      if (*p == 'l') ++longness;
-      else if (*p == 'h') --longness;
-      else if (*p == 'z' || *p == 'j' || *p == 't') longness = 1;
-      else break;
+      if (*p == 'l')
+        ++longness;
+      else if (*p == 'h')
+        --longness;
+      else if (*p == 'z' || *p == 'j' || *p == 't')
+        longness = 1;
+      else
+        break;
     }
     auto get_unsigned = [&]() -> uint64_t {
       if (longness >= 1) return va_arg(args, unsigned long);
@@ -119,11 +125,8 @@ void format(Out& out, const char* fmt, va_list args) {
       return v;
     };
     switch (*p) {
-      case '\0':
-        return;
-      case '%':
-        out.put('%');
-        break;
+      case '\0': return;
+      case '%': out.put('%'); break;
       case 'c': {
         const char c = static_cast<char>(va_arg(args, int));
         put_padded(out, &c, 1, width, left, ' ');
@@ -144,13 +147,9 @@ void format(Out& out, const char* fmt, va_list args) {
         put_number(out, magnitude, v < 0, 10, false, width, left, zero);
         break;
       }
-      case 'u':
-        put_number(out, get_unsigned(), false, 10, false, width, left, zero);
-        break;
+      case 'u': put_number(out, get_unsigned(), false, 10, false, width, left, zero); break;
       case 'x':
-      case 'X':
-        put_number(out, get_unsigned(), false, 16, *p == 'X', width, left, zero);
-        break;
+      case 'X': put_number(out, get_unsigned(), false, 16, *p == 'X', width, left, zero); break;
       case 'p':
         out.put('0');
         out.put('x');

@@ -89,9 +89,7 @@ bool probe_write8(uint64_t va, uint8_t value, uint64_t* esr, uint64_t* far) {
   return finish(fw_probe_write8(va, value), esr, far);
 }
 
-bool probe_execute(uint64_t va, uint64_t* esr, uint64_t* far) {
-  return finish(fw_probe_execute(va), esr, far);
-}
+bool probe_execute(uint64_t va, uint64_t* esr, uint64_t* far) { return finish(fw_probe_execute(va), esr, far); }
 
 bool probe_execute_planted(uint64_t va, uint64_t* esr, uint64_t* far, bool* planted) {
   va &= ~uint64_t{3};
@@ -158,7 +156,10 @@ const char* fault_status_name(unsigned fsc) {
   }
   switch (fsc) {
     case kFscSyncExternal: return "synchronous external abort";
-    case 0x14: case 0x15: case 0x16: case 0x17: return "synchronous external abort on walk";
+    case 0x14:
+    case 0x15:
+    case 0x16:
+    case 0x17: return "synchronous external abort on walk";
     case kFscAlignment: return "alignment";
     case 0x30: return "TLB conflict";
     default: return "other";
@@ -179,8 +180,10 @@ void print_trap_frame(const TrapFrame& f) {
   }
   printf("\n  ELR  0x%016lx  FAR 0x%016lx  SPSR 0x%08lx  SP 0x%016lx\n", f.elr, f.far, f.spsr, f.sp);
   for (unsigned i = 0; i < 31; i += 2) {
-    if (i + 1 < 31) printf("  x%-2u 0x%016lx  x%-2u 0x%016lx\n", i, f.x[i], i + 1, f.x[i + 1]);
-    else printf("  x%-2u 0x%016lx\n", i, f.x[i]);
+    if (i + 1 < 31)
+      printf("  x%-2u 0x%016lx  x%-2u 0x%016lx\n", i, f.x[i], i + 1, f.x[i + 1]);
+    else
+      printf("  x%-2u 0x%016lx\n", i, f.x[i]);
   }
 }
 
@@ -203,8 +206,8 @@ extern "C" void fw_exception(TrapFrame* frame, uint64_t info) {
   }
 
   // Without semihosting `hlt #0xf000` is an undefined instruction: nothing can end the run then.
-  const bool semihosting_missing = esr_ec(frame->esr) == kEcUnknown &&
-                                   *reinterpret_cast<const volatile uint32_t*>(frame->elr) == kHltSemihosting;
+  const bool semihosting_missing =
+      esr_ec(frame->esr) == kEcUnknown && *reinterpret_cast<const volatile uint32_t*>(frame->elr) == kHltSemihosting;
   if (g_depth != 0 || semihosting_missing) {
     const unsigned depth = g_depth;
     g_depth = depth + 1;

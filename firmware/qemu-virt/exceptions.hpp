@@ -48,8 +48,7 @@ bool probe_execute(uint64_t va, uint64_t* esr = nullptr, uint64_t* far = nullptr
 // As probe_execute, but first tries to plant a `ret` at va (a probed 32-bit write; the original word
 // is put back afterwards, with the I-cache maintenance). If va cannot be written, branches to it as
 // it is. *planted (when non-null) tells which happened.
-bool probe_execute_planted(uint64_t va, uint64_t* esr = nullptr, uint64_t* far = nullptr,
-                           bool* planted = nullptr);
+bool probe_execute_planted(uint64_t va, uint64_t* esr = nullptr, uint64_t* far = nullptr, bool* planted = nullptr);
 
 // A page of `ret` instructions in .text (TEE_RAM_RX): an executable target for probe_execute.
 uint64_t ret_page();

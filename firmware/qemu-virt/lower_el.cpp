@@ -51,9 +51,9 @@ NsEl2Job& ns_el2_job() { return fw_ns_el2_job; }
 
 uint64_t run_ns_el2_job() {
   dsb_sy();  // the job is in memory before the agent reads it
-  const uint64_t done = run_at_ns_el2(reinterpret_cast<uint64_t>(&fw_ns_el2_agent),
-                                      reinterpret_cast<uint64_t>(&fw_ns_el2_job),
-                                      reinterpret_cast<uint64_t>(fw_ns_el2_stack_top));
+  const uint64_t done =
+      run_at_ns_el2(reinterpret_cast<uint64_t>(&fw_ns_el2_agent), reinterpret_cast<uint64_t>(&fw_ns_el2_job),
+                    reinterpret_cast<uint64_t>(fw_ns_el2_stack_top));
   dsb_sy();
   return done;
 }

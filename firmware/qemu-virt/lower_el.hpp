@@ -30,11 +30,11 @@ uint64_t run_at_ns_el2(uint64_t entry, uint64_t arg, uint64_t stack_top);
 
 // ---- The non-secure EL2 agent (ns_agent.S) -----------------------------------------------------------
 enum class NsOp : uint64_t {
-  kAtS1E1R = FW_NSOP_AT_S1E1R,    // result: PAR_EL1
+  kAtS1E1R = FW_NSOP_AT_S1E1R,  // result: PAR_EL1
   kAtS1E1W = FW_NSOP_AT_S1E1W,
   kAtS12E1R = FW_NSOP_AT_S12E1R,  // stage 1 (EL1 regime below) + stage 2 (VTTBR_EL2)
   kAtS12E1W = FW_NSOP_AT_S12E1W,
-  kAtS1E2R = FW_NSOP_AT_S1E2R,    // EL2's own regime (MMU off: flat)
+  kAtS1E2R = FW_NSOP_AT_S1E2R,  // EL2's own regime (MMU off: flat)
   kAtS1E2W = FW_NSOP_AT_S1E2W,
   kTlbiIpas2e1 = FW_NSOP_TLBI_IPAS2E1,  // address = IPA; then TLBI VMALLE1 (result 0)
   kTlbiAlle1 = FW_NSOP_TLBI_ALLE1,      // result 0
@@ -49,15 +49,15 @@ struct NsAtOp {
 // ops[0 .. count) in order, storing PAR_EL1 (after AT + isb) in results[i]. Lives in non-secure DRAM
 // (ns_agent()); with the EL3 MMU on that page range must be mapped for EL3 to fill it in.
 struct NsEl2Job {
-  uint64_t hcr_el2;    // e.g. RW | VM = 0x80000001
+  uint64_t hcr_el2;  // e.g. RW | VM = 0x80000001
   uint64_t vtcr_el2;
   uint64_t vttbr_el2;  // stage-2 table base (non-secure PA), VMID in bits 63:48
   uint64_t sctlr_el1;  // kSctlrEl1Reset | M to turn the EL1 stage 1 on, kSctlrEl1Reset for off
   uint64_t tcr_el1;
   uint64_t ttbr0_el1;
   uint64_t mair_el1;
-  uint64_t count;      // at most kMaxOps
-  uint64_t done;       // written by the agent
+  uint64_t count;  // at most kMaxOps
+  uint64_t done;   // written by the agent
   uint64_t reserved[7];
   NsAtOp ops[FW_NSJOB_MAX_OPS];
   uint64_t results[FW_NSJOB_MAX_OPS];

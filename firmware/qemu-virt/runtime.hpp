@@ -27,7 +27,7 @@ bool has_arg(const char* word);
 }  // namespace teemm::fw
 
 // FW_CHECK(cond): panics with file:line and the condition when cond is false.
-#define FW_CHECK(cond)                                                                    \
-  do {                                                                                    \
+#define FW_CHECK(cond)                                                                     \
+  do {                                                                                     \
     if (!(cond)) ::teemm::fw::panic("%s:%d: check failed: %s", __FILE__, __LINE__, #cond); \
   } while (0)

@@ -15,11 +15,11 @@ namespace {
 
 // ---- A minimal stage-1 EL3 table (VA == PA, 4 GiB, 4 KiB granule, walk from level 1) ---------------
 constexpr uint64_t kDescValid = 1;
-constexpr uint64_t kDescTable = 3;   // level 1/2
-constexpr uint64_t kDescBlock = 1;   // level 1/2
-constexpr uint64_t kDescPage = 3;    // level 3
-constexpr uint64_t kAttrDevice = 0 << 2;  // MAIR index 0
-constexpr uint64_t kAttrNormal = 1 << 2;  // MAIR index 1
+constexpr uint64_t kDescTable = 3;            // level 1/2
+constexpr uint64_t kDescBlock = 1;            // level 1/2
+constexpr uint64_t kDescPage = 3;             // level 3
+constexpr uint64_t kAttrDevice = 0 << 2;      // MAIR index 0
+constexpr uint64_t kAttrNormal = 1 << 2;      // MAIR index 1
 constexpr uint64_t kApOneRangeRes1 = 1 << 6;  // AP[1]: RES1 in regimes with one VA range
 constexpr uint64_t kApReadOnly = 1 << 7;      // AP[2]
 constexpr uint64_t kShInner = 3 << 8;
@@ -28,24 +28,24 @@ constexpr uint64_t kXn = uint64_t{1} << 54;
 constexpr uint64_t kNormalRw = kAttrNormal | kApOneRangeRes1 | kShInner | kAf;
 constexpr uint64_t kDeviceRw = kAttrDevice | kApOneRangeRes1 | kAf | kXn;
 
-constexpr uint64_t kMair = 0x44ff00;  // 0: Device-nGnRnE, 1: Normal WB RW-alloc, 2: Normal NC
-constexpr uint64_t kTcrEl3 = 32           // T0SZ: 4 GiB
-                             | (1 << 8)   // IRGN0 WB-WA
-                             | (1 << 10)  // ORGN0 WB-WA
-                             | (3 << 12)  // SH0 inner shareable
-                             | (0 << 14)  // TG0 4 KiB
-                             | (2 << 16)  // PS 40 bits
+constexpr uint64_t kMair = 0x44ff00;                     // 0: Device-nGnRnE, 1: Normal WB RW-alloc, 2: Normal NC
+constexpr uint64_t kTcrEl3 = 32                          // T0SZ: 4 GiB
+                             | (1 << 8)                  // IRGN0 WB-WA
+                             | (1 << 10)                 // ORGN0 WB-WA
+                             | (3 << 12)                 // SH0 inner shareable
+                             | (0 << 14)                 // TG0 4 KiB
+                             | (2 << 16)                 // PS 40 bits
                              | (1u << 23) | (1u << 31);  // RES1
 
 // Test pages in TA_RAM (0x0e400000), mapped by an L3 table.
 constexpr uint64_t kTestBase = 0x0e400000;
-constexpr uint64_t kPageRwx = kTestBase + 0x0000;      // RW, executable
-constexpr uint64_t kPageRo = kTestBase + 0x1000;       // RO, XN
-constexpr uint64_t kPageRwXn = kTestBase + 0x2000;     // RW, XN
-constexpr uint64_t kPageUnmapped = kTestBase + 0x3000; // invalid L3 entry
-constexpr uint64_t kPageNoAf = kTestBase + 0x4000;     // AF = 0
-constexpr uint64_t kUnmappedL2 = 0x0e600000;           // invalid L2 entry
-constexpr uint64_t kUnmappedL1 = 0x40000000;           // invalid L1 entry
+constexpr uint64_t kPageRwx = kTestBase + 0x0000;       // RW, executable
+constexpr uint64_t kPageRo = kTestBase + 0x1000;        // RO, XN
+constexpr uint64_t kPageRwXn = kTestBase + 0x2000;      // RW, XN
+constexpr uint64_t kPageUnmapped = kTestBase + 0x3000;  // invalid L3 entry
+constexpr uint64_t kPageNoAf = kTestBase + 0x4000;      // AF = 0
+constexpr uint64_t kUnmappedL2 = 0x0e600000;            // invalid L2 entry
+constexpr uint64_t kUnmappedL1 = 0x40000000;            // invalid L1 entry
 
 alignas(4096) uint64_t g_l1[512];
 alignas(4096) uint64_t g_l2[512];
@@ -128,8 +128,7 @@ void test_mmu_on() {
   check(!par_faulted(par) && par_pa(par) == (code & ~uint64_t{0xfff}) && par_attr(par) == 0xff,
         "AT S1E3R of our code: PA == VA, Normal WB (ATTR 0xff)", par);
   par = at_s1e3r(kUart0Base);
-  check(!par_faulted(par) && par_pa(par) == kUart0Base && par_attr(par) == 0x00, "AT S1E3R of UART0: Device",
-        par);
+  check(!par_faulted(par) && par_pa(par) == kUart0Base && par_attr(par) == 0x00, "AT S1E3R of UART0: Device", par);
   check(par_fault_is(at_s1e3r(kUnmappedL1), fsc_translation(1)), "AT S1E3R unmapped: translation fault L1",
         read_par_el1());
   check(par_fault_is(at_s1e3r(kUnmappedL2), fsc_translation(2)), "AT S1E3R unmapped: translation fault L2",
@@ -150,8 +149,7 @@ void test_mmu_on() {
         "probe_read unmapped: data abort, translation L1", esr);
   check(probe_read(kUnmappedL2, &v, &esr, &far) && is_data_abort(esr, far, fsc_translation(2), kUnmappedL2),
         "probe_read unmapped: data abort, translation L2", esr);
-  check(probe_read(kPageUnmapped + 8, &v, &esr, &far) &&
-            is_data_abort(esr, far, fsc_translation(3), kPageUnmapped + 8),
+  check(probe_read(kPageUnmapped + 8, &v, &esr, &far) && is_data_abort(esr, far, fsc_translation(3), kPageUnmapped + 8),
         "probe_read unmapped: data abort, translation L3, FAR exact", esr);
   check(probe_read(kPageNoAf, &v, &esr, &far) && is_data_abort(esr, far, fsc_access_flag(3), kPageNoAf),
         "probe_read AF=0: data abort, access flag L3", esr);
@@ -205,8 +203,8 @@ uint64_t el1_entry(uint64_t arg) {
       probe_read(target + 4 + 1, &v, &esr, &far) && esr_ec(esr) == kEcDataAbortSame && esr_fsc(esr) == kFscAlignment;
   write_sctlr_el1(read_sctlr_el1() & ~kSctlrA);
   isb();
-  printf("  S-EL1: CurrentEL %u; probe_read %s; unaligned probe with SCTLR_EL1.A %s\n", el,
-         read_ok ? "ok" : "FAULTED", align_faults ? "faults (alignment), recovered" : "did NOT fault");
+  printf("  S-EL1: CurrentEL %u; probe_read %s; unaligned probe with SCTLR_EL1.A %s\n", el, read_ok ? "ok" : "FAULTED",
+         align_faults ? "faults (alignment), recovered" : "did NOT fault");
   return (el == 1 && read_ok && align_faults) ? arg + 1 : 0;
 }
 
@@ -250,8 +248,7 @@ void test_ns_el2_stage2() {
         "AT S12E1R IPA 0x00123000 -> PA 0x40123000 (NS)", r[0]);
   check(par_faulted(r[1]) && (r[1] & kParS) != 0 && par_fst(r[1]) == fsc_translation(1),
         "AT S12E1R IPA 0x40000000: stage-2 translation fault L1", r[1]);
-  check(!par_faulted(r[2]) && par_pa(r[2]) == 0x40000000, "AT S1E1R 0x40000000 -> IPA 0x40000000 (stage 1 only)",
-        r[2]);
+  check(!par_faulted(r[2]) && par_pa(r[2]) == 0x40000000, "AT S1E1R 0x40000000 -> IPA 0x40000000 (stage 1 only)", r[2]);
   check(!par_faulted(r[3]) && par_pa(r[3]) == 0x7ffff000, "AT S12E1W IPA 0x3ffff000 -> PA 0x7ffff000", r[3]);
   check(r[4] == 0, "TLBI op result 0", r[4]);
   check(!par_faulted(r[5]) && par_pa(r[5]) == 0x0e100000, "AT S1E2R with EL2 MMU off: flat", r[5]);
@@ -266,8 +263,7 @@ int run_selftest(bool verbose) {
   test_mmu_on();
   test_secure_el1();
   test_ns_el2_stage2();
-  printf("selftest: %s (%d failure%s)\n", g_failures == 0 ? "PASS" : "FAIL", g_failures,
-         g_failures == 1 ? "" : "s");
+  printf("selftest: %s (%d failure%s)\n", g_failures == 0 ? "PASS" : "FAIL", g_failures, g_failures == 1 ? "" : "s");
   return g_failures;
 }
 

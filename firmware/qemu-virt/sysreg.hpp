@@ -10,17 +10,15 @@ namespace teemm::fw {
 #define TEEMM_FW_INLINE [[gnu::always_inline]] inline
 
 // ---- Plain register access -------------------------------------------------------------------------
-#define TEEMM_FW_SYSREG_RO(reg)                         \
-  TEEMM_FW_INLINE uint64_t read_##reg() {               \
-    uint64_t v;                                         \
-    asm volatile("mrs %0, " #reg : "=r"(v));            \
-    return v;                                           \
+#define TEEMM_FW_SYSREG_RO(reg)              \
+  TEEMM_FW_INLINE uint64_t read_##reg() {    \
+    uint64_t v;                              \
+    asm volatile("mrs %0, " #reg : "=r"(v)); \
+    return v;                                \
   }
-#define TEEMM_FW_SYSREG_RW(reg)                                     \
-  TEEMM_FW_SYSREG_RO(reg)                                           \
-  TEEMM_FW_INLINE void write_##reg(uint64_t v) {                    \
-    asm volatile("msr " #reg ", %0" : : "r"(v) : "memory");         \
-  }
+#define TEEMM_FW_SYSREG_RW(reg) \
+  TEEMM_FW_SYSREG_RO(reg)       \
+  TEEMM_FW_INLINE void write_##reg(uint64_t v) { asm volatile("msr " #reg ", %0" : : "r"(v) : "memory"); }
 
 TEEMM_FW_SYSREG_RW(mair_el3)
 TEEMM_FW_SYSREG_RW(mair_el1)
@@ -71,11 +69,11 @@ TEEMM_FW_INLINE void dmb_sy() { asm volatile("dmb sy" : : : "memory"); }
 // ---- Address translation: AT + isb, returns PAR_EL1 -----------------------------------------------
 // PAR_EL1 on success: F (bit 0) = 0, SH bits 8:7, NS bit 9, PA bits 47:12, ATTR bits 63:56.
 // On a fault: F = 1, FST bits 6:1, PTW bit 8, S bit 9 (stage 2), bit 11 RES1.
-#define TEEMM_FW_AT(op)                                          \
-  TEEMM_FW_INLINE uint64_t at_##op(uint64_t va) {                \
-    asm volatile("at " #op ", %0" : : "r"(va) : "memory");       \
-    isb();                                                       \
-    return read_par_el1();                                       \
+#define TEEMM_FW_AT(op)                                    \
+  TEEMM_FW_INLINE uint64_t at_##op(uint64_t va) {          \
+    asm volatile("at " #op ", %0" : : "r"(va) : "memory"); \
+    isb();                                                 \
+    return read_par_el1();                                 \
   }
 TEEMM_FW_AT(s1e3r)
 TEEMM_FW_AT(s1e3w)
@@ -88,9 +86,9 @@ TEEMM_FW_AT(s1e2w)
 #undef TEEMM_FW_AT
 
 inline constexpr uint64_t kParF = uint64_t{1} << 0;
-inline constexpr uint64_t kParNS = uint64_t{1} << 9;    // success: output in non-secure PA space
-inline constexpr uint64_t kParS = uint64_t{1} << 9;     // fault: the fault is in stage 2
-inline constexpr uint64_t kParPtw = uint64_t{1} << 8;   // fault: on a stage-2 walk of a stage-1 table
+inline constexpr uint64_t kParNS = uint64_t{1} << 9;   // success: output in non-secure PA space
+inline constexpr uint64_t kParS = uint64_t{1} << 9;    // fault: the fault is in stage 2
+inline constexpr uint64_t kParPtw = uint64_t{1} << 8;  // fault: on a stage-2 walk of a stage-1 table
 inline constexpr uint64_t kParPaMask = 0x0000fffffffff000ull;
 TEEMM_FW_INLINE bool par_faulted(uint64_t par) { return (par & kParF) != 0; }
 TEEMM_FW_INLINE uint64_t par_pa(uint64_t par) { return par & kParPaMask; }

@@ -75,6 +75,14 @@ class AddressSpace {
   // A walk of the live tables, under the lock (for tests and diagnostics).
   arm64::WalkResult translate(VirtAddr va) const;
 
+  // Calls visit(const VaRange&) for every live dynamic range, SHM first, each in VA order.
+  template <typename Visitor>
+  void for_each_range(Visitor&& visit) const {
+    LockGuard guard(lock_);
+    shm_.for_each_used(visit);
+    if (io_entry_ != nullptr) io_.for_each_used(visit);
+  }
+
   ReservationUsage shm_usage() const;
   ReservationUsage io_usage() const;
   PaIndexStats pa_index_stats() const;

@@ -32,6 +32,10 @@ const char* const kHelp =
     "  --va-bits N         size of the virtual address space, 25..48 (default: 39)\n"
     "  --va-offset X       map physical regions at PA + X (default: 0, identity)\n"
     "  --json              machine-readable output (map, translate)\n"
+    "  --shm PA,PAGES      map PAGES contiguous normal-world pages from PA as dynamic shared memory\n"
+    "  --ioremap PA,SIZE[,secure|nonsecure]\n"
+    "                      map device registers from the IO reservation (default non-secure)\n"
+    "                      (both repeatable; the dynamic ranges show in map and translate)\n"
     "  -h, --help          this text\n";
 
 struct Arguments {
@@ -57,6 +61,38 @@ bool parse_number(const std::string& text, uint64_t* value) {
   return true;
 }
 
+// Splits "a,b[,c]" at commas.
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts(1);
+  for (char c : text) {
+    if (c == ',')
+      parts.emplace_back();
+    else
+      parts.back() += c;
+  }
+  return parts;
+}
+
+// --shm PA,PAGES  and  --ioremap PA,SIZE[,secure]
+std::string parse_dynamic(const std::string& option, const std::string& value, Arguments* args) {
+  const std::vector<std::string> parts = split_commas(value);
+  uint64_t pa = 0, amount = 0;
+  const bool is_shm = option == "--shm";
+  const size_t max_parts = is_shm ? 2 : 3;
+  if (parts.size() < 2 || parts.size() > max_parts || !parse_number(parts[0], &pa) || !parse_number(parts[1], &amount))
+    return "invalid value for " + option + ": '" + value + "' (expected " + (is_shm ? "PA,PAGES" : "PA,SIZE[,secure]") +
+           ")";
+  if (is_shm) {
+    if (amount == 0 || amount > (uint64_t{1} << 20)) return "--shm takes 1 to 1048576 pages";
+    args->options.shared_memory.push_back({pa, amount});
+    return "";
+  }
+  if (parts.size() == 3 && parts[2] != "secure" && parts[2] != "nonsecure")
+    return "invalid security for --ioremap: '" + parts[2] + "' (secure or nonsecure)";
+  args->options.io.push_back({pa, amount, parts.size() == 3 && parts[2] == "secure"});
+  return "";
+}
+
 // Returns an empty string on success, else the usage error.
 std::string parse_arguments(int argc, char** argv, Arguments* args) {
   for (int i = 1; i < argc; ++i) {
@@ -78,6 +114,9 @@ std::string parse_arguments(int argc, char** argv, Arguments* args) {
       if (std::string e = next_value(&bits); !e.empty()) return e;
       if (bits < 25 || bits > 48) return "--va-bits must be between 25 and 48";
       args->options.layout.va_bits = static_cast<unsigned>(bits);
+    } else if (arg == "--shm" || arg == "--ioremap") {
+      if (i + 1 >= argc) return arg + " needs a value";
+      if (std::string e = parse_dynamic(arg, argv[++i], args); !e.empty()) return e;
     } else if (arg == "--va-offset") {
       if (std::string e = next_value(&args->options.layout.va_offset); !e.empty()) return e;
       if ((args->options.layout.va_offset & 0xFFF) != 0) return "--va-offset must be a multiple of 4 KiB";

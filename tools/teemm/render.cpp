@@ -3,6 +3,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <vector>
 
 namespace teemm::tool {
 namespace {
@@ -26,18 +27,62 @@ std::string json_string(const char* text) {
   return out + "\"";
 }
 
-std::string attributes_text(const mm::MapEntry& e) {
+// How much of a VA reservation the live address space uses (zero for one it does not manage).
+mm::ReservationUsage usage_of(const Session& session, const mm::MapEntry& e) {
+  if (e.type == mm::MemoryType::kShmVaspace) return session.space().shm_usage();
+  if (e.type == mm::MemoryType::kResVaspace) return session.space().io_usage();
+  return {};
+}
+
+std::string attributes_text(const Session& session, const mm::MapEntry& e) {
   const mm::TypeAttributes& t = mm::type_attributes(e.type);
-  if (e.is_va_reservation()) return "reserved VA, unbacked";
+  if (e.is_va_reservation()) {
+    const mm::ReservationUsage usage = usage_of(session, e);
+    return "reserved VA: " + human_size(usage.in_use.bytes) + " in use, " + std::to_string(usage.ranges) + " ranges";
+  }
   return std::string(t.secure ? "secure" : "non-secure") + " P:" + access_string(t.privileged) + " " +
          memory_kind_name(t.memory);
 }
 
-std::string attributes_json(const mm::MapEntry& e) {
+std::string attributes_json(const Session& session, const mm::MapEntry& e) {
   const mm::TypeAttributes& t = mm::type_attributes(e.type);
-  return format("{\"secure\": %s, \"privileged\": \"%s\", \"memory\": \"%s\", \"mapped\": %s}",
-                t.secure ? "true" : "false", access_string(t.privileged).c_str(), memory_kind_name(t.memory),
-                e.is_va_reservation() ? "false" : "true");
+  if (e.is_va_reservation()) {
+    const mm::ReservationUsage usage = usage_of(session, e);
+    return format("{\"mapped\": false, \"in_use\": %" PRIu64 ", \"ranges\": %zu}", usage.in_use.bytes, usage.ranges);
+  }
+  return format("{\"secure\": %s, \"privileged\": \"%s\", \"memory\": \"%s\", \"mapped\": true}",
+                t.secure ? "true" : "false", access_string(t.privileged).c_str(), memory_kind_name(t.memory));
+}
+
+// The live ranges, collected first: the visitor runs under the address-space lock, which the
+// lookups below take again.
+std::vector<mm::VaRange> dynamic_ranges(const Session& session) {
+  std::vector<mm::VaRange> ranges;
+  session.space().for_each_range([&](const mm::VaRange& r) { ranges.push_back(r); });
+  return ranges;
+}
+
+std::string dynamic_ranges_text(const Session& session) {
+  std::string out;
+  for (const mm::VaRange& r : dynamic_ranges(session)) {
+    const Result<PhysAddr> pa = session.space().virt_to_phys(r.start);
+    out += format("  %-5s VA %s  size %-10s PA %s  owner %u%s\n", mm::va_range_kind_name(r.kind),
+                  hex(r.start.value).c_str(), human_size(r.size.bytes).c_str(), pa ? hex(pa->value).c_str() : "-",
+                  r.owner.value, r.guard_page ? "  + guard page" : "");
+  }
+  return out.empty() ? out : "\ndynamic ranges:\n" + out;
+}
+
+std::string dynamic_ranges_json(const Session& session) {
+  std::string out;
+  for (const mm::VaRange& r : dynamic_ranges(session)) {
+    const Result<PhysAddr> pa = session.space().virt_to_phys(r.start);
+    out += out.empty() ? "\n" : ",\n";
+    out += format("    {\"kind\": \"%s\", \"va\": \"%s\", \"size\": %" PRIu64 ", \"pa\": \"%s\", \"owner\": %u}",
+                  mm::va_range_kind_name(r.kind), hex(r.start.value).c_str(), r.size.bytes,
+                  pa ? hex(pa->value).c_str() : "", r.owner.value);
+  }
+  return out.empty() ? "[]" : "[" + out + "\n  ]";
 }
 
 std::string decoded_json(const arm64::DecodedAttributes& a) {
@@ -112,8 +157,9 @@ std::string render_map_text(const Session& session) {
   for (const mm::MapEntry& e : map) {
     out += format("%-16s %-14s %-16s %-16s %-10s %s\n", e.name, mm::memory_type_name(e.type),
                   e.is_va_reservation() ? "-" : hex(e.pa.value).c_str(), hex(e.va.value).c_str(),
-                  human_size(e.size.bytes).c_str(), attributes_text(e).c_str());
+                  human_size(e.size.bytes).c_str(), attributes_text(session, e).c_str());
   }
+  out += dynamic_ranges_text(session);
   const arm64::TableStatistics& s = session.table().raw().statistics();
   out += format("\ntables: %" PRIu64 " pages (%s) at PA %s\n", s.table_pages,
                 human_size(s.table_pages * kPageSize).c_str(), hex(session.pool().base().value).c_str());
@@ -135,10 +181,11 @@ std::string render_map_json(const Session& session) {
     out += "    {\"name\": " + json_string(e.name) + ", \"type\": " + json_string(mm::memory_type_name(e.type)) +
            ", \"pa\": " + (e.is_va_reservation() ? std::string("null") : "\"" + hex(e.pa.value) + "\"") +
            ", \"va\": \"" + hex(e.va.value) + "\"" + format(", \"size\": %" PRIu64, e.size.bytes) +
-           ", \"attrs\": " + attributes_json(e) + "}";
+           ", \"attrs\": " + attributes_json(session, e) + "}";
   }
   const arm64::TableStatistics& s = session.table().raw().statistics();
-  out += format("\n  ],\n  \"tables\": {\"pages\": %" PRIu64 ", \"pool_pa\": \"%s\", \"levels\": [", s.table_pages,
+  out += "\n  ],\n  \"dynamic\": " + dynamic_ranges_json(session);
+  out += format(",\n  \"tables\": {\"pages\": %" PRIu64 ", \"pool_pa\": \"%s\", \"levels\": [", s.table_pages,
                 hex(session.pool().base().value).c_str());
   first = true;
   for (unsigned level = session.table().raw().start_level(); level <= arm64::kLastLevel; ++level) {

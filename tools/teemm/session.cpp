@@ -1,7 +1,16 @@
 // Building a CLI session (see session.hpp).
 #include "session.hpp"
 
+#include <cinttypes>
+#include <cstdio>
+
 namespace teemm::tool {
+
+std::string hex_address(uint64_t value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "0x%" PRIx64, value);
+  return text;
+}
 
 std::string describe_refusal(const mm::Refusal& refusal) {
   std::string text = refusal.region != nullptr ? std::string("region '") + refusal.region + "'" : "layout options";
@@ -37,8 +46,41 @@ Session::Session(const std::string& platform_name, const std::vector<mm::Region>
     return;
   }
   table_ = table.value();
-  if (Status s = mm::map_static_regions(map_, table_); !s)
+  if (Status s = mm::map_static_regions(map_, table_); !s) {
     error_ = std::string("building tables: ") + error_name(s.error());
+    return;
+  }
+  if (map_.find_type(mm::MemoryType::kShmVaspace) != nullptr) start_address_space(options);
+}
+
+bool Session::start_address_space(const SessionOptions& options) {
+  const size_t nodes = mm::VaAllocator::nodes_needed(options.dynamic_ranges);
+  shm_nodes_.resize(nodes);
+  io_nodes_.resize(nodes);
+  pa_nodes_.resize(options.dynamic_ranges);
+  const mm::AddressSpaceStorage storage{shm_nodes_.data(), shm_nodes_.size(), io_nodes_.data(),
+                                        io_nodes_.size(),  pa_nodes_.data(),  pa_nodes_.size()};
+  if (Status s = space_.init(table_, map_, storage); !s) {
+    error_ = std::string("address space: ") + error_name(s.error());
+    return false;
+  }
+  for (const SharedMemoryRequest& request : options.shared_memory) {
+    std::vector<PhysAddr> pages;
+    for (uint64_t i = 0; i < request.pages; ++i) pages.push_back(PhysAddr(request.pa + i * kPageSize));
+    const Result<VirtAddr> va = space_.map_shared(GuestId(1), pages.data(), PageCount(request.pages), 0);
+    if (!va) {
+      error_ = "shared memory at PA " + hex_address(request.pa) + ": " + error_name(va.error());
+      return false;
+    }
+  }
+  for (const IoRequest& request : options.io) {
+    const Result<VirtAddr> va = space_.ioremap(PhysAddr(request.pa), Size(request.size), request.secure);
+    if (!va) {
+      error_ = "ioremap of PA " + hex_address(request.pa) + ": " + error_name(va.error());
+      return false;
+    }
+  }
+  return true;
 }
 
 arm64::WalkResult Session::translate(uint64_t va) const {

@@ -9,14 +9,30 @@
 
 #include "arch/arm64/translation_table.hpp"
 #include "arch/arm64/walker.hpp"
+#include "mm/address_space.hpp"
 #include "mm/memory_map.hpp"
 #include "mm/phys_mem_registry.hpp"
 
 namespace teemm::tool {
 
+// Dynamic mappings to make after the static map, so that `teemm map` and `translate` can show
+// a live address space.
+struct SharedMemoryRequest {
+  uint64_t pa = 0;     // first page
+  uint64_t pages = 0;  // contiguous pages
+};
+struct IoRequest {
+  uint64_t pa = 0;
+  uint64_t size = 0;
+  bool secure = false;
+};
+
 struct SessionOptions {
   mm::LayoutOptions layout;
-  size_t table_pages = 4096;  // pool capacity
+  size_t table_pages = 4096;     // pool capacity
+  size_t dynamic_ranges = 4096;  // VA-allocator and PA-index capacity per reservation
+  std::vector<SharedMemoryRequest> shared_memory;
+  std::vector<IoRequest> io;
 };
 
 class Session {
@@ -33,6 +49,7 @@ class Session {
   const arm64::Stage1Table& table() const { return table_; }
   const arm64::TablePool& pool() const { return *pool_; }
   arm64::WalkResult translate(uint64_t va) const;
+  const mm::AddressSpace& space() const { return space_; }
 
  private:
   std::string platform_name_;
@@ -45,7 +62,15 @@ class Session {
   std::unique_ptr<uint16_t[]> live_counts_;
   std::unique_ptr<arm64::TablePool> pool_;
   arm64::Stage1Table table_;
+  std::vector<mm::VaAllocator::Node> shm_nodes_;
+  std::vector<mm::VaAllocator::Node> io_nodes_;
+  std::vector<mm::PaIndex::Node> pa_nodes_;
+  mm::AddressSpace space_;
+
+  bool start_address_space(const SessionOptions& options);
 };
+
+std::string hex_address(uint64_t value);
 
 // "tee-code (TEE_RAM_RX) overlaps uart0 (IO_NSEC)"-style text for a refusal.
 std::string describe_refusal(const mm::Refusal& refusal);

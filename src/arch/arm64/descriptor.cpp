@@ -28,6 +28,11 @@ uint64_t encode_stage1(const MappingAttributes& a, const MemoryEncoding& memory)
   if (!a.global) bits |= kNG;
   if (a.unprivileged.read) bits |= kAP1;
   if (!a.privileged.write) bits |= kAP2;
+#if defined(TEEMM_TEST_BROKEN_DESCRIPTOR)
+  // Test-only sabotage (never defined in a real build): read-only data loses AP[2] and becomes
+  // writable, so that the QEMU conformance run (tests/qemu) can prove it notices a wrong descriptor.
+  if (!a.privileged.write && !a.privileged.execute) bits &= ~kAP2;
+#endif
   if (!a.privileged.execute) bits |= kPXN;
   // Bit 54 is UXN in the EL1&0 regime but XN in the single-privilege EL2/EL3 regimes, so it may only
   // be set when nothing at all may execute: privileged-only code still runs at EL3. EL0 reaches a

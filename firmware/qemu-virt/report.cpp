@@ -1,0 +1,83 @@
+// firmware/qemu-virt/report.cpp: see report.hpp.
+#include "report.hpp"
+
+#include <cstdarg>
+
+#include "console.hpp"
+#include "sysreg.hpp"
+
+namespace teemm::fw::conf {
+namespace {
+
+struct Counters {
+  uint64_t translations = 0;
+  uint64_t accesses = 0;
+  uint64_t mismatches = 0;
+};
+
+constexpr unsigned kParts = static_cast<unsigned>(Part::kCount);
+// Printed in full: this many per part, and this many overall (the rest are only counted).
+constexpr uint64_t kPrintPerPart = 6;
+constexpr uint64_t kPrintTotal = 24;
+
+Counters g_counters[kParts];
+uint64_t g_printed = 0;
+
+Counters& of(Part part) { return g_counters[static_cast<unsigned>(part)]; }
+
+}  // namespace
+
+const char* part_name(Part part) {
+  switch (part) {
+    case Part::kStaticEl3: return "static-el3";
+    case Part::kStaticEl1: return "static-sel1";
+    case Part::kAccessEl3: return "access-el3";
+    case Part::kAccessEl1: return "access-sel1";
+    case Part::kDynamic: return "dynamic";
+    case Part::kStage2: return "stage2";
+    case Part::kCount: break;
+  }
+  return "?";
+}
+
+uint64_t now_us() { return read_cntpct_el0() * 1000000 / read_cntfrq_el0(); }
+
+void count_translations(Part part, uint64_t n) { of(part).translations += n; }
+void count_accesses(Part part, uint64_t n) { of(part).accesses += n; }
+
+void mismatch(Part part, const char* fmt, ...) {
+  Counters& c = of(part);
+  ++c.mismatches;
+  if (c.mismatches > kPrintPerPart || g_printed >= kPrintTotal) return;
+  ++g_printed;
+  printf("  MISMATCH [%s] ", part_name(part));
+  va_list args;
+  va_start(args, fmt);
+  vprintf(fmt, args);
+  va_end(args);
+  printf("\n");
+}
+
+uint64_t mismatches(Part part) { return of(part).mismatches; }
+
+uint64_t total_mismatches() {
+  uint64_t n = 0;
+  for (const Counters& c : g_counters) n += c.mismatches;
+  return n;
+}
+
+void print_summary() {
+  Counters total;
+  for (unsigned i = 0; i < kParts; ++i) {
+    const Counters& c = g_counters[i];
+    printf("conformance part %-12s %8lu translations compared, %6lu accesses tried, %lu mismatches\n",
+           part_name(static_cast<Part>(i)), c.translations, c.accesses, c.mismatches);
+    total.translations += c.translations;
+    total.accesses += c.accesses;
+    total.mismatches += c.mismatches;
+  }
+  printf("conformance: %lu translations compared, %lu accesses tried, %lu mismatches\n", total.translations,
+         total.accesses, total.mismatches);
+}
+
+}  // namespace teemm::fw::conf
