@@ -4,6 +4,9 @@
 
 #include "arch/arm64/descriptor.hpp"
 #include "arch/arm64/registers.hpp"
+#include "arch/arm64/translation_table.hpp"
+
+#include <type_traits>
 
 namespace teemm::arm64 {
 namespace {
@@ -134,6 +137,51 @@ TEST(Registers, TranslationControl) {
   EXPECT_EQ(vtcr_el2_value(32, 40), 0x80023560u);
   // 48-bit IPA: T0SZ=16, SL0=2 (level 0), PS=5.
   EXPECT_EQ(vtcr_el2_value(48, 48), 0x80053590u);
+  // Level-0 starts need more than 42 bits of PS.
+  EXPECT_TRUE(vtcr_start_level_valid(39, 40));
+  EXPECT_FALSE(vtcr_start_level_valid(40, 40));
+  EXPECT_TRUE(vtcr_start_level_valid(40, 44));
+}
+
+}  // namespace
+}  // namespace teemm::arm64
+
+namespace teemm::arm64 {
+namespace {
+
+// EL2/EL3 have one privilege level: AP[1] is RES1, PXN RES0, bit 54 is XN, nG unused.
+TEST(Descriptor, SinglePrivilegeRegime) {
+  MappingAttributes code;
+  code.privileged = {true, false, true};
+  // AF | SH inner | AttrIndx 1 | AP[1] (RES1) | AP[2] read-only; executable: no XN.
+  EXPECT_EQ(encode_leaf_attributes(Stage::kStage1, code, TranslationRegime::kEl2OrEl3), 0x7C4u);
+  MappingAttributes data;
+  data.privileged = {true, true, false};
+  data.non_secure = true;
+  data.global = false;                     // ignored: no ASIDs
+  data.unprivileged = {true, true, true};  // ignored: no EL0
+  // AF | SH inner | AP[1] | NS | AttrIndx 1 | XN; never PXN.
+  EXPECT_EQ(encode_leaf_attributes(Stage::kStage1, data, TranslationRegime::kEl2OrEl3), 0x0040000000000764u);
+}
+
+template <typename Table, typename In, typename Out>
+concept MapsWith = requires(Table t, In in, Out out) {
+  t.map(in, out, Size(kPageSize), MappingAttributes{});
+};
+
+TEST(Descriptor, AddressTypesDoNotMix) {
+  static_assert(!std::is_convertible_v<IntermediatePhysAddr, PhysAddr>);
+  static_assert(!std::is_convertible_v<PhysAddr, VirtAddr>);
+  static_assert(!std::is_convertible_v<uint64_t, PhysAddr>);
+  static_assert(!std::is_convertible_v<Size, PageCount>);
+  static_assert(!std::is_constructible_v<PhysAddr, IntermediatePhysAddr>);
+  // A stage-1 table takes a VA and a PA; an IPA in either place does not compile.
+  static_assert(MapsWith<Stage1Table, VirtAddr, PhysAddr>);
+  static_assert(!MapsWith<Stage1Table, IntermediatePhysAddr, PhysAddr>);
+  static_assert(!MapsWith<Stage1Table, VirtAddr, IntermediatePhysAddr>);
+  static_assert(MapsWith<Stage2Table, IntermediatePhysAddr, PhysAddr>);
+  static_assert(!MapsWith<Stage2Table, VirtAddr, PhysAddr>);
+  SUCCEED();
 }
 
 }  // namespace

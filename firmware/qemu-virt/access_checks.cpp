@@ -46,7 +46,8 @@ struct Tester {
   void judge(Op op, uint64_t va, const Outcome& got) {
     count_accesses(part);
     const System& sys = system();
-    const arm64::WalkResult w = walk_stage1(*sys.pool, sys.table->raw().root(), va);
+    const arm64::Stage1Table& table = regime == Regime::kEl3 ? *sys.table : *sys.el1_table;
+    const arm64::WalkResult w = walk_stage1(*sys.pool, table.raw().root(), va);
     const Expectation e = expect_static(va);
     const bool walker_allows = w.ok() && (op == Op::kRead    ? w.attributes.privileged.read
                                           : op == Op::kWrite ? w.attributes.privileged.write

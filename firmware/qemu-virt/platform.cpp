@@ -34,6 +34,7 @@ mm::PhysMemRegistry g_registry(g_region_storage, kRegionCapacity);
 mm::MemoryMap g_map(g_entry_storage, kRegionCapacity);
 alignas(arm64::TablePool) unsigned char g_pool_storage[sizeof(arm64::TablePool)];
 arm64::Stage1Table g_table;
+arm64::Stage1Table g_el1_table;
 System g_system;
 
 void register_regions() {
@@ -75,17 +76,24 @@ void print_map() {
 
 }  // namespace
 
+arm64::Stage1Table build_table(arm64::TranslationRegime regime) {
+  Result<arm64::Stage1Table> table = arm64::Stage1Table::create(*g_system.pool, kVaBits, regime);
+  if (!table) panic("Stage1Table::create: %s", error_name(table.error()));
+  if (Status s = mm::map_static_regions(g_map, table.value()); !s)
+    panic("map_static_regions: %s", error_name(s.error()));
+  return table.value();
+}
+
 const System& build_system() {
   register_regions();
   const mm::Refusal layout = g_map.build(g_registry, mm::LayoutOptions{kVaBits, 0});
   if (!layout.ok()) panic("layout refused %s: %s", layout.region, error_name(layout.error));
   g_system.map = &g_map;
   g_system.pool = make_pool();
-  Result<arm64::Stage1Table> table = arm64::Stage1Table::create(*g_system.pool, kVaBits);
-  if (!table) panic("Stage1Table::create: %s", error_name(table.error()));
-  g_table = table.value();
-  if (Status s = mm::map_static_regions(g_map, g_table); !s) panic("map_static_regions: %s", error_name(s.error()));
+  g_table = build_table(arm64::TranslationRegime::kEl2OrEl3);
+  g_el1_table = build_table(arm64::TranslationRegime::kEl1And0);
   g_system.table = &g_table;
+  g_system.el1_table = &g_el1_table;
   print_map();
   return g_system;
 }
@@ -100,7 +108,7 @@ void enable_el3_mmu() {
 
 void enable_secure_el1_mmu() {
   // SCR_EL3.NS is 0 here, so the TLBI inside targets the secure EL1&0 regime.
-  enable_mmu_el1(arm64::kMairValue, arm64::tcr_el1_value(kVaBits, kPaBits), g_table.raw().root().value);
+  enable_mmu_el1(arm64::kMairValue, arm64::tcr_el1_value(kVaBits, kPaBits), g_el1_table.raw().root().value);
 }
 
 void disable_secure_el1_mmu() {

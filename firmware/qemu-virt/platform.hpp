@@ -18,10 +18,13 @@ namespace teemm::fw::conf {
 inline constexpr unsigned kVaBits = 39;  // qemu_virt::kVaBits
 inline constexpr unsigned kPaBits = 40;
 
+// The same map, built twice: EL3 and S-EL1 are different translation regimes (AP[1], PXN and bit 54
+// mean different things), so each gets a table encoded for it.
 struct System {
   mm::MemoryMap* map = nullptr;
   arm64::TablePool* pool = nullptr;
-  arm64::Stage1Table* table = nullptr;
+  arm64::Stage1Table* table = nullptr;      // EL3 regime; the one the dynamic checks edit
+  arm64::Stage1Table* el1_table = nullptr;  // secure EL1&0 regime
 };
 
 // Registers the regions, builds the map and the tables (MMU off); panics when the library refuses.

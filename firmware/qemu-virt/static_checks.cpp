@@ -26,7 +26,8 @@ struct Checker {
 
   void check(uint64_t va) {
     const System& sys = system();
-    const arm64::WalkResult walk = walk_stage1(*sys.pool, sys.table->raw().root(), va);
+    const arm64::Stage1Table& table = regime == Regime::kEl3 ? *sys.table : *sys.el1_table;
+    const arm64::WalkResult walk = walk_stage1(*sys.pool, table.raw().root(), va);
     check_translation(part, regime, va, expect_static(va), walk, translate_with_cpu(regime, va));
   }
 

@@ -30,8 +30,7 @@ void compare_map_walker(Regime regime, const Expectation& e, const WalkResult& w
     return;
   }
   if (!e.mapped) {
-    if (w.fault != FaultKind::kTranslation && w.fault != FaultKind::kAddressSize)
-      f.add("walker: unexpected fault kind");
+    if (w.fault != FaultKind::kTranslation) f.add("walker: unexpected fault kind");
     return;
   }
   if (w.output != e.pa) f.add("map/walker PA differ");
@@ -106,7 +105,6 @@ unsigned fault_status_of(const WalkResult& w) {
     case FaultKind::kNone: return 0;
     case FaultKind::kTranslation: return fsc_translation(w.level);
     case FaultKind::kAccessFlag: return fsc_access_flag(w.level);
-    case FaultKind::kAddressSize: return fsc_translation(0);  // VA outside TTBR0's range (Arm ARM D8.2)
     case FaultKind::kExternalAbort: return kFscSyncExternal;
   }
   return 0x3f;

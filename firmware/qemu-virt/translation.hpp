@@ -28,8 +28,7 @@ struct ParPair {
 // AT S1E3R/W or S1E1R/W (the latter must run at EL1, or at EL3 for the secure EL1 regime).
 ParPair translate_with_cpu(Regime regime, uint64_t va);
 
-// The fault status code (PAR.FST / ESR.FSC) the walker's answer stands for. An input beyond the
-// regime's VA size is a translation fault at level 0 on the CPU (the walker says address-size).
+// The fault status code (PAR.FST / ESR.FSC) the walker's answer stands for.
 unsigned fault_status_of(const arm64::WalkResult& walk);
 
 // May the regime's privileged level execute what the walker decoded?

@@ -34,12 +34,23 @@ uint64_t encode_stage1(const MappingAttributes& a, const MemoryEncoding& memory)
   if (!a.privileged.write && !a.privileged.execute) bits &= ~kAP2;
 #endif
   if (!a.privileged.execute) bits |= kPXN;
-  // Bit 54 is UXN in the EL1&0 regime but XN in the single-privilege EL2/EL3 regimes, so it may only
-  // be set when nothing at all may execute: privileged-only code still runs at EL3. EL0 reaches a
-  // privileged-only page through neither AP[1] nor UXN, so leaving it clear grants EL0 nothing.
+  // EL0 reaches a privileged-only page through neither AP[1] nor UXN, so UXN is set only when
+  // nothing may execute (as an OP-TEE core encodes it).
   if (!a.privileged.execute && !a.unprivileged.execute) bits |= kUXN;
   // A page EL0 can write is never privileged-executable (implicit in v8.0 too; made explicit).
   if (a.unprivileged.write) bits |= kPXN;
+  return bits;
+}
+
+// EL2 (without VHE) and EL3: one privilege level, one VA range.
+uint64_t encode_single_privilege(const MappingAttributes& a, const MemoryEncoding& memory) {
+  uint64_t bits = kAF | kAP1 | (uint64_t{memory.mair_index} << kAttrIndxShift) | (memory.shareability << kSHShift);
+  if (a.non_secure) bits |= kNS;
+  if (!a.privileged.write) bits |= kAP2;
+#if defined(TEEMM_TEST_BROKEN_DESCRIPTOR)
+  if (!a.privileged.write && !a.privileged.execute) bits &= ~kAP2;  // the same sabotage as above
+#endif
+  if (!a.privileged.execute) bits |= kUXN;  // XN in this regime
   return bits;
 }
 
@@ -57,11 +68,16 @@ uint64_t encode_stage2(const MappingAttributes& a, const MemoryEncoding& memory)
 
 }  // namespace
 
-uint64_t encode_leaf_attributes(Stage stage, MappingAttributes attributes) {
+uint64_t encode_leaf_attributes(Stage stage, MappingAttributes attributes, TranslationRegime regime) {
+  if (stage == Stage::kStage1 && regime == TranslationRegime::kEl2OrEl3) {
+    attributes.unprivileged = {};
+    attributes.global = true;
+  }
   const MappingAttributes a = normalize(attributes);
   if (!a.privileged.read && !a.unprivileged.read) return 0;
   const MemoryEncoding memory = memory_encoding(a.memory);
-  return stage == Stage::kStage1 ? encode_stage1(a, memory) : encode_stage2(a, memory);
+  if (stage == Stage::kStage2) return encode_stage2(a, memory);
+  return regime == TranslationRegime::kEl1And0 ? encode_stage1(a, memory) : encode_single_privilege(a, memory);
 }
 
 }  // namespace teemm::arm64

@@ -103,6 +103,11 @@ constexpr unsigned root_entries_for(unsigned input_bits) {
 // ---- Mapping attributes: what a mapping means, before it is bits -----------------------------------
 enum class Stage : unsigned char { kStage1, kStage2 };
 
+// The stage-1 translation regime a table is for. The EL1&0 regime has two privilege levels (AP[1],
+// PXN and UXN mean what their names say); the EL2 (without VHE) and EL3 regimes have one: there AP[1]
+// is RES1, PXN is RES0 and bit 54 is XN. One table can serve only one of the two correctly.
+enum class TranslationRegime : unsigned char { kEl1And0, kEl2OrEl3 };
+
 enum class MemoryKind : unsigned char {
   kDevice,                 // Device-nGnRE
   kNormalWriteBack,        // cached normal memory
@@ -139,8 +144,10 @@ constexpr MappingAttributes normalize(MappingAttributes a) {
 
 // Attribute bits (everything but the output address and the type field) of a leaf descriptor.
 // A mapping with no read access at all is "not valid" and encodes as 0; callers treat that as a
-// request to leave the range unmapped.
-uint64_t encode_leaf_attributes(Stage stage, MappingAttributes attributes);
+// request to leave the range unmapped. `regime` matters at stage 1 only; in the single-privilege
+// regime the unprivileged access and `global` are ignored (there is no EL0 and no ASID).
+uint64_t encode_leaf_attributes(Stage stage, MappingAttributes attributes,
+                                TranslationRegime regime = TranslationRegime::kEl1And0);
 
 // A full leaf descriptor at `level`: block at levels 1-2, page at level 3.
 constexpr uint64_t make_leaf(uint64_t attribute_bits, uint64_t output_address, unsigned level) {

@@ -60,6 +60,13 @@ constexpr uint64_t tcr_el1_value(unsigned va_bits, unsigned pa_bits) {
 // VTCR_EL2.SL0 for a 4 KiB granule: 0 = start at level 2, 1 = level 1, 2 = level 0.
 constexpr uint64_t vtcr_sl0_for(unsigned ipa_bits) { return 2 - start_level_for(ipa_bits); }
 
+// A stage-2 walk that starts at level 0 (an IPA space above 39 bits) is valid only when VTCR_EL2.PS
+// gives more than 42 bits of output (the Arm ARM's consistency check on SL0; QEMU enforces it). teemm
+// does not concatenate root tables, so a 40-bit IPA space needs a 44- or 48-bit PS.
+constexpr bool vtcr_start_level_valid(unsigned ipa_bits, unsigned pa_bits) {
+  return start_level_for(ipa_bits) > 0 || pa_bits > 42;
+}
+
 constexpr uint64_t vtcr_el2_value(unsigned ipa_bits, unsigned pa_bits) {
   return kVtcrRES1 | (uint64_t{64 - ipa_bits} << kVtcrT0SZShift) | (vtcr_sl0_for(ipa_bits) << kVtcrSL0Shift) |
          (kCacheWriteBackWriteAllocate << kVtcrIRGN0Shift) | (kCacheWriteBackWriteAllocate << kVtcrORGN0Shift) |

@@ -89,27 +89,35 @@ class TranslationTable {
 };
 
 // Typed front end for a stage-1 regime: virtual addresses in, physical addresses out.
+// The regime defaults to EL1&0, where an OP-TEE core runs (S-EL1).
 class Stage1Table {
  public:
-  static Result<Stage1Table> create(TablePool& pool, unsigned va_bits) {
+  static Result<Stage1Table> create(TablePool& pool, unsigned va_bits,
+                                    TranslationRegime regime = TranslationRegime::kEl1And0) {
     Result<TranslationTable> table = TranslationTable::create(pool, Stage::kStage1, va_bits);
     if (!table) return table.error();
     Stage1Table result;
     result.table_ = table.value();
+    result.regime_ = regime;
     return result;
   }
   Status map(VirtAddr va, PhysAddr pa, Size size, MappingAttributes attributes, MapOptions options = {}) {
-    return table_.map(va.value, pa.value, size.bytes, encode_leaf_attributes(Stage::kStage1, attributes), options);
+    return table_.map(va.value, pa.value, size.bytes, encode(attributes), options);
   }
   Status map_pages(VirtAddr va, const PhysAddr* pages, PageCount count, MappingAttributes attributes) {
-    return table_.map_pages(va.value, pages, count.pages, encode_leaf_attributes(Stage::kStage1, attributes));
+    return table_.map_pages(va.value, pages, count.pages, encode(attributes));
   }
+  TranslationRegime regime() const { return regime_; }
   Status unmap(VirtAddr va, Size size) { return table_.unmap(va.value, size.bytes); }
   TranslationTable& raw() { return table_; }
   const TranslationTable& raw() const { return table_; }
 
  private:
+  uint64_t encode(MappingAttributes attributes) const {
+    return encode_leaf_attributes(Stage::kStage1, attributes, regime_);
+  }
   TranslationTable table_;
+  TranslationRegime regime_ = TranslationRegime::kEl1And0;
 };
 
 // Typed front end for a stage-2 regime: intermediate physical addresses in, physical out.

@@ -69,7 +69,9 @@ DecodedAttributes decode_attributes(Stage stage, uint64_t descriptor) {
 
 WalkResult walk(const TableMemory& memory, PhysAddr root, Stage stage, unsigned input_bits, uint64_t input) {
   unsigned level = input_bits > 39 ? 0 : input_bits > 30 ? 1 : 2;
-  if (input_bits < 64 && (input >> input_bits) != 0) return fault_at(FaultKind::kAddressSize, level, 0);
+  // An input address outside the regime's range is a translation fault at level 0, whatever level
+  // the walk would start at (Arm ARM, AArch64.VAIsOutOfRange / IPAIsOutOfRange).
+  if (input_bits < 64 && (input >> input_bits) != 0) return fault_at(FaultKind::kTranslation, 0, 0);
   uint64_t table_address = root.value;
   for (;; ++level) {
     const uint64_t* table = memory.table(PhysAddr(table_address));

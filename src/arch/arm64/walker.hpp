@@ -16,7 +16,6 @@ namespace teemm::arm64 {
 enum class FaultKind : unsigned char {
   kNone,
   kTranslation,    // an invalid descriptor (or a reserved encoding) on the walk
-  kAddressSize,    // input beyond the regime's input size, or an output address beyond 48 bits
   kAccessFlag,     // a leaf with AF = 0
   kExternalAbort,  // a table address outside the memory the walker can read
 };
@@ -25,7 +24,6 @@ constexpr const char* fault_kind_name(FaultKind kind) {
   switch (kind) {
     case FaultKind::kNone: return "none";
     case FaultKind::kTranslation: return "translation";
-    case FaultKind::kAddressSize: return "address-size";
     case FaultKind::kAccessFlag: return "access-flag";
     case FaultKind::kExternalAbort: return "external-abort";
   }
