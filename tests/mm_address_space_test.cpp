@@ -27,7 +27,7 @@ TEST(AddressSpace, MapSharedPlacesPagesInTheShmReservationWithAGuard) {
   ASSERT_TRUE(va);
   const MapEntry* shm = f.map.find_type(MemoryType::kShmVaspace);
   EXPECT_GE(*va, shm->va);
-  EXPECT_LE(*va + Size(4 * kPageSize), shm->va_end());
+  EXPECT_LE(*va + Size(4 * kPageSize), shm->end_va());
   for (size_t i = 0; i < pages.size(); ++i) {
     const arm64::WalkResult r = f.space.translate(*va + Size(i * kPageSize + 0x10));
     ASSERT_TRUE(r.ok());

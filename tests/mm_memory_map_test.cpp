@@ -33,14 +33,14 @@ TEST(MemoryMap, QemuVirtIsSortedIdentityMappedWithReservationsAboveTeeRam) {
   ASSERT_TRUE(l.build().ok());
   // 8 physical regions mapped + 2 reservations; SDP and DDR lists are not in the map.
   ASSERT_EQ(l.map.count(), 10u);
-  for (size_t i = 1; i < l.map.count(); ++i) EXPECT_LE(l.map[i - 1].va_end(), l.map[i].va);
+  for (size_t i = 1; i < l.map.count(); ++i) EXPECT_LE(l.map[i - 1].end_va(), l.map[i].va);
   const MapEntry* code = l.map.find_type(MemoryType::kTeeRamRx);
   ASSERT_NE(code, nullptr);
   EXPECT_EQ(code->va.value, code->pa.value);
   const MapEntry* shm = l.map.find_type(MemoryType::kShmVaspace);
   ASSERT_NE(shm, nullptr);
   const MapEntry* data = l.map.find_type(MemoryType::kTeeRamRw);
-  EXPECT_GE(shm->va, data->va_end());
+  EXPECT_GE(shm->va, data->end_va());
   EXPECT_TRUE(shm->va.is_aligned(2 * MiB));
   EXPECT_EQ(shm->size.bytes, platform::qemu_virt::kShmVaSpaceSize);
   EXPECT_EQ(l.map.find(VirtAddr(0x0e10'0123)), code);

@@ -183,6 +183,38 @@ TEST(PaIndexBoundTest, PoolExhaustionIsCleanAndExact) {
   EXPECT_TRUE(empty.audit());
 }
 
+// The pool holds node_count runs at the trees' worst fill: churn at full capacity with removals
+// that leave leaves half empty, in both VA and PA order, never runs out of storage.
+TEST(PaIndexBoundTest, FullPoolSurvivesChurnAtLargeSizes) {
+  constexpr size_t kRuns = 5000;
+  auto nodes = std::make_unique<PaIndex::Node[]>(kRuns);
+  PaIndex index;
+  ASSERT_TRUE(index.init(nodes.get(), kRuns).ok());
+  std::mt19937_64 rng(3);
+  std::vector<uint64_t> pa_of(kRuns);
+  for (uint64_t i = 0; i < kRuns; ++i) {
+    pa_of[i] = 0x8000'0000 + (rng() % 512) * kPage;  // many runs share a PA
+    ASSERT_TRUE(index.insert(run(pa_of[i], 0x1000'0000 + i * kPage, 1, MemoryType::kNsecShm)).ok());
+  }
+  EXPECT_EQ(index.stats().nodes_in_use, index.stats().node_capacity);
+  ASSERT_TRUE(index.audit());
+  for (int round = 0; round < 4; ++round) {
+    std::vector<uint64_t> removed;
+    for (uint64_t i = 0; i < kRuns; ++i) {
+      if (rng() % 3 == 0) continue;
+      ASSERT_TRUE(index.remove(VirtAddr(0x1000'0000 + i * kPage)).ok());
+      removed.push_back(i);
+    }
+    ASSERT_TRUE(index.audit());
+    for (uint64_t i : removed) {
+      ASSERT_TRUE(index.insert(run(pa_of[i], 0x1000'0000 + i * kPage, 1, MemoryType::kNsecShm)).ok());
+    }
+    ASSERT_TRUE(index.audit());
+  }
+  expect_refused(index, Error::kOutOfMemory, [&] { return index.insert(run(0x8000'0000, 0x2000'0000, 1)).error(); });
+  EXPECT_EQ(index.phys_to_virt(PhysAddr(pa_of[17]), Size(kPage), MemoryType::kNsecShm).ok(), true);
+}
+
 // ---- Property test ----------------------------------------------------------------------------
 
 // The plain model: runs by VA start; phys_to_virt scans them all.

@@ -36,7 +36,7 @@ uint64_t largest_allowed_leaf(const mm::MapEntry& e, uint64_t offset) {
     const uint64_t va = e.va.value + offset;
     const uint64_t block_start = va & ~(block - 1);
     if (((e.va.value ^ e.pa.value) & (block - 1)) == 0 && block_start >= e.va.value &&
-        block_start + block <= e.va_end().value)
+        block_start + block <= e.end_va().value)
       return block;
   }
   return kPageSize;
@@ -61,7 +61,7 @@ TEST(StaticMapProperty, QemuVirtEveryPageOfEveryRegion) {
     if (e.is_va_reservation()) {
       // Reservations start unbacked: nothing translates.
       EXPECT_FALSE(session.translate(e.va.value).ok());
-      EXPECT_FALSE(session.translate(e.va_end().value - 1).ok());
+      EXPECT_FALSE(session.translate(e.end_va().value - 1).ok());
       continue;
     }
     check_entry(session, e, kPageSize);
@@ -91,11 +91,11 @@ TEST(StaticMapProperty, RandomMapsAgreeWithWalkerAndUseBlocksWhereverAllowed) {
     for (const mm::MapEntry& e : session.map()) {
       // Every page boundary where the leaf kind may change, plus a sample of pages inside.
       check_entry(session, e, e.size.bytes > (4u << 20) ? (64 * kPageSize) : kPageSize);
-      const WalkResult last = session.translate(e.va_end().value - 1);
+      const WalkResult last = session.translate(e.end_va().value - 1);
       ASSERT_TRUE(last.ok());
       ASSERT_EQ(last.output, e.pa.value + e.size.bytes - 1);
       // Just outside: unmapped unless another entry starts there.
-      if (session.map().find(e.va_end()) == nullptr) ASSERT_FALSE(session.translate(e.va_end().value).ok());
+      if (session.map().find(e.end_va()) == nullptr) ASSERT_FALSE(session.translate(e.end_va().value).ok());
       if (e.va.value >= kPageSize && session.map().find(e.va - Size(kPageSize)) == nullptr)
         ASSERT_FALSE(session.translate(e.va.value - kPageSize).ok());
     }

@@ -370,6 +370,34 @@ TEST(VaAllocatorTest, WorstCasePoolHoldsTheAdvertisedRanges) {
   EXPECT_EQ(a.stats().nodes_in_use, a.stats().node_capacity);
 }
 
+// The pool bound holds for large trees too: at 2n + 1 nodes, n used ranges each between two free
+// ranges fill every node, and churn at that bound (frees that leave B-tree leaves half empty,
+// then allocations that fill them again) never runs out of storage.
+TEST(VaAllocatorTest, WorstCasePoolHoldsLargeTreesUnderChurn) {
+  constexpr size_t kRanges = 3000;
+  Fixture f(2 * kRanges + 1, VaAllocator::nodes_needed(kRanges));
+  VaAllocator& a = f.allocator;
+  for (size_t i = 0; i < kRanges; ++i) ASSERT_TRUE(a.allocate_at(at_page(2 * i + 1), pages(1), {}).ok());
+  EXPECT_EQ(a.stats().nodes_in_use, a.stats().node_capacity);
+  ASSERT_TRUE(a.audit());
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 4; ++round) {
+    std::vector<uint64_t> freed;
+    for (size_t i = 0; i < kRanges; ++i) {
+      if (rng() % 3 == 0) continue;
+      ASSERT_TRUE(a.free(at_page(2 * i + 1)).ok());
+      freed.push_back(i);
+    }
+    ASSERT_TRUE(a.audit());
+    for (uint64_t i : freed) ASSERT_TRUE(a.allocate_at(at_page(2 * i + 1), pages(1), {}).ok()) << i;
+    EXPECT_EQ(a.stats().nodes_in_use, a.stats().node_capacity);
+    ASSERT_TRUE(a.audit());
+  }
+  // Full: only exact fits of the one-page gaps remain possible, and they need no node.
+  EXPECT_EQ(a.allocate(pages(1), {}).value(), at_page(0));
+  EXPECT_EQ(a.stats().nodes_in_use, a.stats().node_capacity);
+}
+
 // ---- Property test ----------------------------------------------------------------------------
 
 struct ModelRange {

@@ -50,7 +50,7 @@ struct Expectation {
 Expectation expect_static(uint64_t va);
 Expectation expect_for_type(mm::MemoryType type, uint64_t pa, const char* name);
 
-// End of an entry's VA range. (MapEntry::va_end() is unusable here: <cstdarg>, which the console
+// End of an entry's VA range. (MapEntry::end_va() is unusable here: <cstdarg>, which the console
 // needs, defines va_end as a macro.)
 inline uint64_t entry_end(const mm::MapEntry& e) { return e.va.value + e.size.bytes; }
 

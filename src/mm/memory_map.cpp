@@ -76,7 +76,7 @@ Refusal MemoryMap::place_reservations(const PhysMemRegistry& registry) {
   uint64_t floor = options_.reservation_alignment;
   const size_t physical_count = count_;
   for (size_t i = 0; i < physical_count; ++i)
-    if (is_tee_ram(entries_[i].type) && entries_[i].va_end().value > floor) floor = entries_[i].va_end().value;
+    if (is_tee_ram(entries_[i].type) && entries_[i].end_va().value > floor) floor = entries_[i].end_va().value;
   const size_t first_reservation = count_;
   for (const Region& r : registry) {
     if (!r.is_va_reservation()) continue;
@@ -96,7 +96,7 @@ Refusal MemoryMap::place_reservations(const PhysMemRegistry& registry) {
       for (size_t j = 0; j < i; ++j) {
         const MapEntry& other = entries_[j];
         if (ranges_overlap(candidate, reservation.size.bytes, other.va.value, other.size.bytes)) {
-          candidate = align_up(other.va_end().value, options_.reservation_alignment);
+          candidate = align_up(other.end_va().value, options_.reservation_alignment);
           moved = true;
         }
       }
@@ -115,7 +115,7 @@ const MapEntry* MemoryMap::find(VirtAddr va) const {
   size_t high = count_;
   while (low < high) {
     const size_t mid = low + (high - low) / 2;
-    if (entries_[mid].va_end() <= va)
+    if (entries_[mid].end_va() <= va)
       low = mid + 1;
     else
       high = mid;

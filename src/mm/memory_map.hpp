@@ -26,7 +26,7 @@ struct MapEntry {
   uint32_t merged = 1;  // how many registered regions this entry stands for
 
   bool is_va_reservation() const { return type_attributes(type).placement == Placement::kVaReservation; }
-  VirtAddr va_end() const { return va + size; }
+  VirtAddr end_va() const { return va + size; }
 };
 
 struct LayoutOptions {

@@ -1,13 +1,16 @@
 // mm/pa_index: the live runs (a physically contiguous range mapped at a virtual address) indexed
 // both ways, so phys_to_virt and virt_to_phys are O(log n).
 //
-// Owns two AVL trees over the same caller-pooled nodes. The VA tree is ordered by VA; runs never
-// overlap there. The PA tree is ordered by (type, PA, VA) - one PA may be mapped at several VAs,
-// even as several types - and is augmented, interval-tree style, with the largest (type, end) in
-// each subtree. Keeping the type in front of both the key and the aggregate confines a search to
-// one type's runs, so "the run of type T covering [pa, pa + size)" is one O(log n) descent even
-// when runs of other types overlap it. Which run answers when several cover: the lowest PA start,
-// then the lowest VA.
+// Owns two B+trees (base/btree) whose blocks share one caller-sized pool. The VA tree is keyed by
+// VA; runs never overlap there. The PA tree is keyed by (type, PA, VA) - one PA may be mapped at
+// several VAs, even as several types - and is augmented, interval-tree style, with the largest
+// (type, end) below each child. Keeping the type in front of both the key and the aggregate
+// confines a search to one type's runs, so "the run of type T covering [pa, pa + size)" is one
+// O(log n) descent even when runs of other types overlap it. Which run answers when several
+// cover: the lowest PA start, then the lowest VA.
+//
+// Storage: one Node per run; a Node is raw storage for the trees' 512-byte blocks, sized so that
+// node_count Nodes hold both trees at their worst fill with node_count runs (see kNodeBytes).
 //
 // Not thread-safe: the owner of the address space serialises calls.
 #pragma once
@@ -16,8 +19,9 @@
 #include <cstdint>
 
 #include "base/address.hpp"
+#include "base/block_pool.hpp"
+#include "base/btree.hpp"
 #include "base/guest_id.hpp"
-#include "base/intrusive_tree.hpp"
 #include "base/result.hpp"
 #include "mm/memory_type.hpp"
 
@@ -37,39 +41,72 @@ struct PaIndexStats {
   size_t node_capacity = 0;
 };
 
-struct PaTreePolicy;
-struct VaTreeOfRunsPolicy;
+// The type sits above the 48 address bits so one comparison orders by (type, address).
+inline constexpr unsigned kRunTypeShift = 56;
+static_assert(kMaxAddressBits < kRunTypeShift, "PA ends (up to kAddressLimit) sit below the type");
+static_assert(kMemoryTypeCount <= (uint64_t{1} << (64 - kRunTypeShift)));
+
+// What the VA tree keeps per run (its key is the VA).
+struct RunByVa {
+  uint64_t pa = 0;
+  uint64_t size = 0;
+  uint16_t owner = 0;
+  uint8_t type = 0;
+};
+
+struct NoAggregate {
+  bool operator==(const NoAggregate&) const = default;
+};
+
+struct RunsByVaTraits {
+  using Key = uint64_t;
+  using Value = RunByVa;
+  using Agg = NoAggregate;
+  static constexpr uint32_t kLeafCapacity = 15;   // 15 x (8 + 24) bytes
+  static constexpr uint32_t kInnerCapacity = 28;  // 28 x (8 + 1 + 8) bytes
+  static constexpr Key kMaxKey = ~uint64_t{0};    // never a VA start: runs are page aligned
+  static bool less(Key a, Key b) { return a < b; }
+  static Agg entry_agg(Key, const Value&) { return {}; }
+  static Agg combine(const Agg&, const Agg&) { return {}; }
+};
+
+// The PA tree's key: (type << kRunTypeShift | PA, VA).
+struct TypedPaKey {
+  uint64_t typed_pa;
+  uint64_t va;
+};
+
+struct RunsByPaTraits {
+  using Key = TypedPaKey;
+  using Value = uint64_t;                                       // the typed end: type << kRunTypeShift | (PA + size)
+  using Agg = uint64_t;                                         // the largest typed end below a child
+  static constexpr uint32_t kLeafCapacity = 21;                 // 21 x (16 + 8) bytes
+  static constexpr uint32_t kInnerCapacity = 15;                // 15 x (16 + 8 + 8) bytes
+  static constexpr Key kMaxKey = {~uint64_t{0}, ~uint64_t{0}};  // the type field never is 0xff
+  static bool less(const Key& a, const Key& b) {
+    return (a.typed_pa < b.typed_pa) | ((a.typed_pa == b.typed_pa) & (a.va < b.va));
+  }
+  static Agg entry_agg(const Key&, const Value& typed_end) { return typed_end; }
+  static Agg combine(Agg a, Agg b) { return a > b ? a : b; }
+};
 
 class PaIndex {
  public:
-  // One run. Opaque: the caller only provides storage for these.
+  using VaTree = BTree<RunsByVaTraits>;
+  using PaTree = BTree<RunsByPaTraits>;
+
+  // Bytes of pool per run: both trees' worst cases (VaTree::max_blocks(n) + PaTree::max_blocks(n)
+  // blocks of 512 bytes, under 0.271 n of them) plus 63 bytes of alignment; 144 covers every n
+  // (checked by static_assert up to 4096 and by the ratio beyond).
+  static constexpr size_t kNodeBytes = 144;
+
+  // Storage for one run. Opaque: the caller only provides storage for these.
   class Node {
    public:
     Node() = default;
 
    private:
-    friend class PaIndex;
-    friend struct PaTreePolicy;
-    friend struct VaTreeOfRunsPolicy;
-
-    // The type sits above the 48 address bits so one comparison orders by (type, address).
-    static constexpr unsigned kTypeShift = 56;
-    static_assert(kMaxAddressBits < kTypeShift, "PA ends (up to kAddressLimit) sit below the type");
-    static_assert(kMemoryTypeCount <= (uint64_t{1} << (64 - kTypeShift)));
-    uint64_t typed_pa() const { return (uint64_t{type_} << kTypeShift) | pa_; }
-    uint64_t typed_pa_end() const { return (uint64_t{type_} << kTypeShift) | (pa_ + size_); }
-    uint64_t va_end() const { return va_ + size_; }
-
-    TreeLink<Node> by_pa_;  // also the pool's free-list link (parent) while unused
-    TreeLink<Node> by_va_;
-    uint64_t pa_ = 0;
-    uint64_t va_ = 0;
-    uint64_t size_ = 0;
-    uint64_t max_typed_end_ = 0;  // PA-tree aggregate: largest typed_pa_end() in the subtree
-    uint16_t owner_ = 0;
-    uint8_t type_ = 0;
-    uint8_t pa_height_ = 0;
-    uint8_t va_height_ = 0;
+    [[maybe_unused]] alignas(8) unsigned char bytes_[kNodeBytes];  // the pool reads these as blocks
   };
 
   PaIndex() = default;
@@ -101,7 +138,7 @@ class PaIndex {
   // Calls visit(const PhysRun&) for each run in VA order.
   template <typename Visitor>
   void for_each(Visitor&& visit) const {
-    by_va_.for_each([&](const Node& node) { visit(run_of(node)); });
+    by_va_.for_each([&](uint64_t va, const RunByVa& run) { visit(run_of(va, run)); });
   }
 
   PaIndexStats stats() const;
@@ -111,64 +148,15 @@ class PaIndex {
   bool audit() const;
 
  private:
-  using PaTree = IntrusiveTree<Node, PaTreePolicy>;
-  using VaTree = IntrusiveTree<Node, VaTreeOfRunsPolicy>;
-
-  static PhysRun run_of(const Node& node);
+  static PhysRun run_of(uint64_t va, const RunByVa& run);
   static Status check_run(const PhysRun& run);
-  const Node* run_containing(uint64_t va) const;
-  const Node* lowest_covering(uint64_t typed_start, uint64_t typed_end) const;
-
-  Node* take_node();
-  void give_back(Node* node);
+  bool run_containing(uint64_t va, VaTree::Cursor* at) const;
   bool audit_runs() const;
-  bool audit_pool() const;
 
-  PaTree by_pa_;
   VaTree by_va_;
-  Node* nodes_ = nullptr;
+  PaTree by_pa_;
+  BlockPool pool_;
   size_t capacity_ = 0;
-  size_t nodes_in_use_ = 0;
-  size_t never_used_from_ = 0;  // nodes at or above this index were never handed out
-  Node* free_list_ = nullptr;   // released nodes, linked through by_pa_.parent
-};
-
-struct PaTreePolicy {
-  using Node = PaIndex::Node;
-  static TreeLink<Node>& link(Node& node) { return node.by_pa_; }
-  static const TreeLink<Node>& link(const Node& node) { return node.by_pa_; }
-  static uint8_t& height(Node& node) { return node.pa_height_; }
-  static uint8_t height(const Node& node) { return node.pa_height_; }
-  static bool less(const Node& a, const Node& b) {
-    return a.typed_pa() != b.typed_pa() ? a.typed_pa() < b.typed_pa() : a.va_ < b.va_;
-  }
-  static uint64_t max_end_of(const Node* node) { return node ? node->max_typed_end_ : 0; }
-  static uint64_t aggregate(const Node& node) {
-    uint64_t largest = node.typed_pa_end();
-    const uint64_t left = max_end_of(node.by_pa_.left);
-    const uint64_t right = max_end_of(node.by_pa_.right);
-    if (left > largest) largest = left;
-    if (right > largest) largest = right;
-    return largest;
-  }
-  static bool update(Node& node) {
-    const uint64_t fresh = aggregate(node);
-    const bool changed = fresh != node.max_typed_end_;
-    node.max_typed_end_ = fresh;
-    return changed;
-  }
-  static bool augmentation_ok(const Node& node) { return aggregate(node) == node.max_typed_end_; }
-};
-
-struct VaTreeOfRunsPolicy {
-  using Node = PaIndex::Node;
-  static TreeLink<Node>& link(Node& node) { return node.by_va_; }
-  static const TreeLink<Node>& link(const Node& node) { return node.by_va_; }
-  static uint8_t& height(Node& node) { return node.va_height_; }
-  static uint8_t height(const Node& node) { return node.va_height_; }
-  static bool less(const Node& a, const Node& b) { return a.va_ < b.va_; }
-  static bool update(Node&) { return false; }  // no aggregate
-  static bool augmentation_ok(const Node&) { return true; }
 };
 
 // Static storage for a PA index's node pool, for freestanding callers and tests.

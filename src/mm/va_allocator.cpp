@@ -2,16 +2,18 @@
 //
 // First fit with alignment. A free range of `size` bytes whose start is page aligned surely holds
 // an aligned slot of `span` bytes when size >= span + alignment - kPageSize (the worst start wastes
-// alignment - kPageSize bytes). The descent looks for the lowest range passing that conservative
-// test, guided by the subtree maxima, so it is O(log n). On the way down, every free range it
-// passes on its left (lower than anything it could still reach) is also checked exactly and taken
-// when it fits. The result is therefore never above the lowest range of size >= span + alignment -
-// kPageSize; with page alignment (the common case) that test is exact and the result is the true
-// first fit. Where it deviates: with larger alignment, a lower range smaller than that bound which
-// happens to hold an aligned slot is skipped unless the descent passes over it. Only when no range
-// passes the conservative test does a pruned in-order scan look for the true first exact fit, so
-// an allocation is refused only when nothing fits; that scan costs O((k + 1) log n), k being the
-// ranges of size in [span, span + alignment - kPageSize), and runs only near exhaustion.
+// alignment - kPageSize bytes). The search takes the lowest range passing that conservative test,
+// guided by the per-child maxima, so it is one O(log n) descent. The result is therefore never
+// above the lowest range of size >= span + alignment - kPageSize; with page alignment (the common
+// case) that test is exact and the result is the true first fit. Where it deviates: with larger
+// alignment, a lower range smaller than that bound which happens to hold an aligned slot is
+// skipped. Only when no range passes the conservative test does a pruned in-order scan look for
+// the true first exact fit, so an allocation is refused only when nothing fits; that scan costs
+// O((k + 1) log n), k being the ranges of size in [span, span + alignment - kPageSize), and runs
+// only near exhaustion.
+//
+// Ranges change by editing an entry's value in place (its start never moves) plus inserting or
+// erasing whole entries, so the tree's keys stay valid without re-keying.
 #include "mm/va_allocator.hpp"
 
 #include <limits>
@@ -36,37 +38,22 @@ bool aligned_slot(uint64_t start, uint64_t end, uint64_t span, uint64_t alignmen
   return true;
 }
 
-// The first node in order that satisfies `matches`, visiting only subtrees `may_contain` admits.
-template <typename Node, typename Tree, typename MayContain, typename Matches>
-Node* first_in_order(const Tree& tree, MayContain may_contain, Matches matches) {
-  Node* node = tree.root();
-  if (!node || !may_contain(*node)) return nullptr;
-  auto descend_left = [&](Node* from) {
-    while (Tree::left(from) && may_contain(*Tree::left(from))) from = Tree::left(from);
-    return from;
-  };
-  node = descend_left(node);
-  while (node) {
-    if (matches(*node)) return node;
-    if (Tree::right(node) && may_contain(*Tree::right(node))) {
-      node = descend_left(Tree::right(node));
-      continue;
-    }
-    // Climb to the first ancestor reached from its left: it is next in order, and its subtree
-    // was admitted when we entered it.
-    Node* child = node;
-    node = Tree::parent(node);
-    while (node && Tree::right(node) == child) {
-      child = node;
-      node = Tree::parent(node);
-    }
-  }
-  return nullptr;
-}
-
 }  // namespace
 
-static_assert(sizeof(VaAllocator::Node) <= 64, "a node should fit one cache line");
+// The pool must hold the worst-case tree of node_count entries, whatever node_count is.
+constexpr bool pool_fits(size_t entries) {
+  return BlockPool::blocks_in(entries * sizeof(VaAllocator::Node), VaAllocator::Tree::kBlockSize) >=
+         VaAllocator::Tree::max_blocks(entries);
+}
+constexpr bool pool_fits_up_to(size_t last) {
+  for (size_t n = 1; n <= last; ++n) {
+    if (!pool_fits(n)) return false;
+  }
+  return true;
+}
+// Beyond this, max_blocks(n) <= n / 6 and 512 n / 6 + 63 <= 88 n.
+static_assert(pool_fits_up_to(4096));
+static_assert(VaAllocator::Tree::kLeafMin == 7 && VaAllocator::Tree::kInnerMin == 7);
 
 Status VaAllocator::init(VirtAddr base, Size size, Node* nodes, size_t node_count) {
   if (size.is_zero()) return Error::kZeroSize;
@@ -74,22 +61,19 @@ Status VaAllocator::init(VirtAddr base, Size size, Node* nodes, size_t node_coun
   if (size.bytes > kMaxU64 - base.value) return Error::kAddressOverflow;
   if (!nodes || node_count == 0) return Error::kOutOfMemory;
 
-  tree_.reset();
+  pool_.init(nodes, node_count * sizeof(Node), Tree::kBlockSize);
+  tree_.reset(&pool_);
   base_ = base;
   window_ = size;
   bytes_in_use_ = 0;
   used_ranges_ = 0;
-  nodes_ = nodes;
   capacity_ = node_count;
-  nodes_in_use_ = 0;
-  never_used_from_ = 0;
-  free_list_ = nullptr;
+  initialised_ = true;
 
-  Node* whole = take_node();
-  whole->start_ = base.value;
-  whole->size_ = size.bytes;
-  whole->flags_ = Node::kFreeFlag;
-  tree_.insert(whole);
+  VaEntry whole;
+  whole.size = size.bytes;
+  whole.flags = VaEntry::kFreeFlag;
+  tree_.insert(base.value, whole);  // a lone entry sits in the inline root: no block needed
   return Status();
 }
 
@@ -110,8 +94,8 @@ Result<VirtAddr> VaAllocator::allocate(Size size, const AllocationRequest& reque
   const uint64_t span = size.bytes + guard;
 
   Placement where = lowest_fit(span, request.alignment);
-  if (!where.block) where = exact_first_fit(span, request.alignment);
-  if (!where.block) return Error::kNoVirtualSpace;
+  if (!where.found) where = exact_first_fit(span, request.alignment);
+  if (!where.found) return Error::kNoVirtualSpace;
   return carve(where, span, request);
 }
 
@@ -123,158 +107,178 @@ Result<VirtAddr> VaAllocator::allocate_at(VirtAddr start, Size size, const Alloc
   const uint64_t window_end = base_.value + window_.bytes;
   if (start < base_ || start.value + span > window_end) return Error::kInvalidArgument;
 
-  Node* block = node_at_or_before(start.value);
-  if (!block || !block->is_free() || start.value + span > block->end()) return Error::kOverlap;
-  return carve(Placement{block, start.value}, span, request);
+  Tree::Cursor at;
+  if (!tree_.find_le(start.value, &at)) return Error::kOverlap;
+  const uint64_t block_start = tree_.key(at);
+  const VaEntry& block = tree_.value(at);
+  if (!block.is_free() || start.value + span > block_start + block.size) return Error::kOverlap;
+  Placement where;
+  where.found = true;
+  where.block_start = block_start;
+  where.block_end = block_start + block.size;
+  where.start = start.value;
+  where.at = at;
+  return carve(where, span, request);
 }
 
 VaAllocator::Placement VaAllocator::lowest_fit(uint64_t span, uint64_t alignment) const {
   // Any free range this long holds an aligned slot wherever its (page-aligned) start lies.
   const uint64_t surely_fits = saturating_add(span, alignment - kPageSize);
-  Node* node = tree_.root();
-  if (!node || node->max_free_ < surely_fits) return Placement{};
-  // Invariant: the subtree at `node` holds a free range of at least `surely_fits` bytes.
-  while (node) {
-    Node* left = Tree::left(node);
-    if (left && left->max_free_ >= surely_fits) {
-      node = left;
-      continue;
-    }
-    uint64_t slot = 0;
-    if (node->is_free() && aligned_slot(node->start_, node->end(), span, alignment, &slot)) {
-      return Placement{node, slot};
-    }
-    node = Tree::right(node);
-  }
-  return Placement{};  // unreachable while the aggregates are right
+  Placement where;
+  Tree::Cursor& at = where.at;
+  const bool found = tree_.find_first(
+      [surely_fits](const VaAggregate& agg) { return agg.max_free >= surely_fits; },
+      [surely_fits](uint64_t, const VaEntry& entry) { return entry.is_free() & (entry.size >= surely_fits); }, &at);
+  if (!found) return Placement{};
+  const uint64_t block_start = tree_.key(at);
+  const uint64_t block_end = block_start + tree_.value(at).size;
+  if (!aligned_slot(block_start, block_end, span, alignment, &where.start)) return Placement{};  // unreachable
+  where.found = true;
+  where.block_start = block_start;
+  where.block_end = block_end;
+  return where;
 }
 
 VaAllocator::Placement VaAllocator::exact_first_fit(uint64_t span, uint64_t alignment) const {
-  uint64_t slot = 0;
-  Node* block = first_in_order<Node>(
-      tree_, [&](const Node& subtree) { return subtree.max_free_ >= span; },
-      [&](const Node& node) {
-        return node.is_free() && aligned_slot(node.start_, node.end(), span, alignment, &slot);
-      });
-  return block ? Placement{block, slot} : Placement{};
+  Placement where;
+  Tree::Cursor& at = where.at;
+  const bool found = tree_.find_first([span](const VaAggregate& agg) { return agg.max_free >= span; },
+                                      [&](uint64_t start, const VaEntry& entry) {
+                                        uint64_t slot = 0;
+                                        return entry.is_free() && entry.size >= span &&
+                                               aligned_slot(start, start + entry.size, span, alignment, &slot);
+                                      },
+                                      &at);
+  if (!found) return Placement{};
+  const uint64_t block_start = tree_.key(at);
+  const uint64_t block_end = block_start + tree_.value(at).size;
+  aligned_slot(block_start, block_end, span, alignment, &where.start);
+  where.found = true;
+  where.block_start = block_start;
+  where.block_end = block_end;
+  return where;
 }
 
-VaAllocator::Node* VaAllocator::node_at_or_before(uint64_t address) const {
-  return tree_.last_where([address](const Node& node) { return node.start_ <= address; });
+// The used range starting exactly at `start`.
+bool VaAllocator::used_range_at(uint64_t start, Tree::Cursor* at) const {
+  if (!initialised_ || !tree_.find_le(start, at)) return false;
+  return tree_.key(*at) == start && !tree_.value(*at).is_free();
 }
 
-// Turns the free range `where.block` into the used range [where.start, +span), keeping whatever
-// is left on either side as free ranges. The block's node becomes the used range's node, so
-// exact fits need no new node and the worst case needs two.
-Result<VirtAddr> VaAllocator::carve(Placement where, uint64_t span, const AllocationRequest& request) {
-  Node* block = where.block;
-  const uint64_t block_start = block->start_;
-  const uint64_t block_end = block->end();
+// Turns the free range [where.block_start, where.block_end) into the used range [where.start,
+// +span), keeping whatever is left on either side as free ranges. The block's entry keeps its
+// start: it becomes the left remainder when there is one, else the used range itself. Exact fits
+// therefore need no new entry and the worst case needs two.
+Result<VirtAddr> VaAllocator::carve(Placement& where, uint64_t span, const AllocationRequest& request) {
   const uint64_t used_end = where.start + span;
-  const bool keeps_left = where.start > block_start;
-  const bool keeps_right = used_end < block_end;
+  const bool keeps_left = where.start > where.block_start;
+  const bool keeps_right = used_end < where.block_end;
   const size_t needed = (keeps_left ? 1 : 0) + (keeps_right ? 1 : 0);
   if (available_nodes() < needed) return Error::kOutOfMemory;
 
-  block->start_ = where.start;
-  block->size_ = span;
-  block->backing_ = request.backing;
-  block->owner_ = request.owner.value;
-  block->flags_ =
-      static_cast<uint8_t>(static_cast<uint8_t>(request.kind) | (request.guard_page ? Node::kGuardFlag : 0));
+  VaEntry used;
+  used.size = span;
+  used.backing = request.backing;
+  used.owner = request.owner.value;
+  used.flags =
+      static_cast<uint8_t>(static_cast<uint8_t>(request.kind) | (request.guard_page ? VaEntry::kGuardFlag : 0));
+  Tree::Cursor& at = where.at;
   if (keeps_left) {
-    Node* left = take_node();
-    left->start_ = block_start;
-    left->size_ = where.start - block_start;
-    left->flags_ = Node::kFreeFlag;
-    tree_.insert_before(block, left);
+    tree_.value(at).size = where.start - where.block_start;
+    tree_.refresh(at);
+    tree_.insert(where.start, used);
+  } else {
+    tree_.value(at) = used;
+    tree_.refresh(at);
   }
   if (keeps_right) {
-    Node* right = take_node();
-    right->start_ = used_end;
-    right->size_ = block_end - used_end;
-    right->flags_ = Node::kFreeFlag;
-    tree_.insert_after(block, right);
+    VaEntry rest;
+    rest.size = where.block_end - used_end;
+    rest.flags = VaEntry::kFreeFlag;
+    tree_.insert(used_end, rest);
   }
-  tree_.refresh(block);
   bytes_in_use_ += span;
   ++used_ranges_;
   return VirtAddr(where.start);
 }
 
 Status VaAllocator::free(VirtAddr start) {
-  Node* used = node_at_or_before(start.value);
-  if (!used || used->is_free() || used->start_ != start.value) return Error::kNotFound;
-  release_range(used);
+  Tree::Cursor at;
+  if (!used_range_at(start.value, &at)) return Error::kNotFound;
+  release_range(at);
   return Status();
 }
 
-// Makes `used` free, absorbing free neighbours so free ranges stay coalesced. Needs no new node.
-void VaAllocator::release_range(Node* used) {
-  Node* before = Tree::prev(used);
-  Node* after = Tree::next(used);
-  if (before && !before->is_free()) before = nullptr;
-  if (after && !after->is_free()) after = nullptr;
+// Makes the used range at `at` free, absorbing free neighbours so free ranges stay coalesced.
+// The lowest of the merged entries survives (its start is the merged start); the others go.
+// Needs no new entry.
+void VaAllocator::release_range(Tree::Cursor& at) {
+  const uint64_t start = tree_.key(at);
+  const uint64_t size = tree_.value(at).size;
+  Tree::Cursor before = at;
+  Tree::Cursor after = at;
+  const bool merge_before = tree_.prev(&before) && tree_.value(before).is_free();
+  const bool merge_after = tree_.next(&after) && tree_.value(after).is_free();
+  const uint64_t after_start = merge_after ? tree_.key(after) : 0;
+  const uint64_t merged_end = merge_after ? after_start + tree_.value(after).size : start + size;
 
-  bytes_in_use_ -= used->size_;
+  bytes_in_use_ -= size;
   --used_ranges_;
-  const uint64_t merged_start = before ? before->start_ : used->start_;
-  const uint64_t merged_end = after ? after->end() : used->end();
-  used->start_ = merged_start;
-  used->size_ = merged_end - merged_start;
-  used->flags_ = Node::kFreeFlag;
-  used->owner_ = 0;
-  used->backing_ = 0;
-  if (before) {
-    tree_.erase(before);
-    give_back(before);
+  // `at` and `before` lie before the erased entries: they stay valid unless the erase rebalanced.
+  bool moved = merge_after && tree_.erase(after);
+  if (moved) tree_.find_le(start, &at);
+  if (merge_before) {
+    moved = tree_.erase(at) || moved;
+    if (moved) tree_.find_le(start - 1, &before);
+    at = before;
   }
-  if (after) {
-    tree_.erase(after);
-    give_back(after);
-  }
-  tree_.refresh(used);
-}
-
-VaAllocator::Node* VaAllocator::first_used_of(GuestId owner) const {
-  const uint32_t bit = VaTreePolicy::owner_bit(owner.value);
-  return first_in_order<Node>(
-      tree_, [bit](const Node& subtree) { return (subtree.owner_mask_ & bit) != 0; },
-      [owner](const Node& node) { return !node.is_free() && node.owner_ == owner.value; });
+  VaEntry& merged = tree_.value(at);
+  merged.size = merged_end - tree_.key(at);
+  merged.flags = VaEntry::kFreeFlag;
+  merged.owner = 0;
+  merged.backing = 0;
+  tree_.refresh(at);
 }
 
 size_t VaAllocator::free_all_of(GuestId owner) {
+  if (!initialised_) return 0;
+  const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
   size_t released = 0;
-  while (Node* used = first_used_of(owner)) {
-    release_range(used);
+  Tree::Cursor at;
+  while (tree_.find_first(
+      [bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
+      [owner](uint64_t, const VaEntry& entry) { return !entry.is_free() & (entry.owner == owner.value); }, &at)) {
+    release_range(at);
     ++released;
   }
   return released;
 }
 
 Result<VaRange> VaAllocator::find(VirtAddr address) const {
-  const Node* node = node_at_or_before(address.value);
-  if (!node || node->is_free()) return Error::kNotFound;
-  const VaRange range = range_of(*node);
+  Tree::Cursor at;
+  if (!initialised_ || !tree_.find_le(address.value, &at)) return Error::kNotFound;
+  const VaEntry& entry = tree_.value(at);
+  if (entry.is_free()) return Error::kNotFound;
+  const VaRange range = range_of(tree_.key(at), entry);
   if (address >= range.end()) return Error::kNotFound;
   return range;
 }
 
 Status VaAllocator::set_backing(VirtAddr start, uint64_t backing) {
-  Node* node = const_cast<Node*>(node_at_or_before(start.value));
-  if (!node || node->is_free() || node->start_ != start.value) return Error::kNotFound;
-  node->backing_ = backing;  // not an aggregate: the tree needs no refresh
+  Tree::Cursor at;
+  if (!used_range_at(start.value, &at)) return Error::kNotFound;
+  tree_.value(at).backing = backing;  // not an aggregate: the tree needs no refresh
   return Status();
 }
 
-VaRange VaAllocator::range_of(const Node& node) {
+VaRange VaAllocator::range_of(uint64_t start, const VaEntry& entry) {
   VaRange range;
-  range.start = VirtAddr(node.start_);
-  range.guard_page = node.has_guard();
-  range.size = Size(node.size_ - (node.has_guard() ? kPageSize : 0));
-  range.owner = GuestId(node.owner_);
-  range.kind = node.kind();
-  range.backing = node.backing_;
+  range.start = VirtAddr(start);
+  range.guard_page = entry.has_guard();
+  range.size = Size(entry.size - (entry.has_guard() ? kPageSize : 0));
+  range.owner = GuestId(entry.owner);
+  range.kind = entry.kind();
+  range.backing = entry.backing;
   return range;
 }
 
@@ -284,35 +288,16 @@ VaStats VaAllocator::stats() const {
   stats.in_use = Size(bytes_in_use_);
   stats.used_ranges = used_ranges_;
   stats.free_ranges = tree_.size() - used_ranges_;
-  stats.nodes_in_use = nodes_in_use_;
+  stats.nodes_in_use = tree_.size();
   stats.node_capacity = capacity_;
-  stats.largest_free = Size(tree_.root() ? tree_.root()->max_free_ : 0);
+  stats.largest_free = Size(tree_.total().max_free);
   return stats;
 }
 
-VaAllocator::Node* VaAllocator::take_node() {
-  Node* node = nullptr;
-  if (free_list_) {
-    node = free_list_;
-    free_list_ = node->link_.parent;
-  } else {
-    node = &nodes_[never_used_from_++];
-  }
-  *node = Node();
-  ++nodes_in_use_;
-  return node;
-}
-
-void VaAllocator::give_back(Node* node) {
-  *node = Node();
-  node->link_.parent = free_list_;
-  free_list_ = node;
-  --nodes_in_use_;
-}
-
 bool VaAllocator::audit() const {
-  if (!nodes_) return tree_.empty() && nodes_in_use_ == 0;
-  return tree_.audit() && audit_tiling() && audit_pool();
+  if (!initialised_) return tree_.empty();
+  return tree_.audit() && audit_tiling() && pool_.audit() && pool_.in_use() == tree_.blocks() &&
+         tree_.size() <= capacity_ && pool_.capacity() >= Tree::max_blocks(capacity_);
 }
 
 // Free and used ranges, in order, start where the previous one ended, cover the window exactly,
@@ -322,31 +307,25 @@ bool VaAllocator::audit_tiling() const {
   bool previous_free = false;
   size_t used = 0;
   uint64_t used_bytes = 0;
-  for (const Node* node = tree_.first(); node; node = Tree::next(node)) {
-    if (node->start_ != cursor || node->size_ == 0 || (node->size_ & kPageMask) != 0) return false;
-    if (node->size_ > base_.value + window_.bytes - cursor) return false;
-    if (node->is_free()) {
-      if (previous_free || (node->flags_ & ~Node::kFreeFlag) != 0) return false;
+  bool ok = true;
+  tree_.for_each([&](uint64_t start, const VaEntry& entry) {
+    if (!ok) return;
+    if (start != cursor || entry.size == 0 || (entry.size & kPageMask) != 0) ok = false;
+    if (entry.size > base_.value + window_.bytes - cursor) ok = false;
+    if (entry.is_free()) {
+      if (previous_free || (entry.flags & ~VaEntry::kFreeFlag) != 0 || entry.owner != 0 || entry.backing != 0) {
+        ok = false;
+      }
     } else {
-      if (static_cast<unsigned>(node->kind()) >= kVaRangeKindCount) return false;
-      if (node->has_guard() && node->size_ < 2 * kPageSize) return false;
+      if (static_cast<unsigned>(entry.kind()) >= kVaRangeKindCount) ok = false;
+      if (entry.has_guard() && entry.size < 2 * kPageSize) ok = false;
       ++used;
-      used_bytes += node->size_;
+      used_bytes += entry.size;
     }
-    previous_free = node->is_free();
-    cursor += node->size_;
-  }
-  return cursor == base_.value + window_.bytes && used == used_ranges_ && used_bytes == bytes_in_use_;
-}
-
-// Every node is either in the tree, on the free list, or never handed out.
-bool VaAllocator::audit_pool() const {
-  if (nodes_in_use_ != tree_.size() || never_used_from_ > capacity_) return false;
-  size_t released = 0;
-  for (const Node* node = free_list_; node; node = node->link_.parent) {
-    if (node < nodes_ || node >= nodes_ + never_used_from_ || ++released > capacity_) return false;
-  }
-  return released + nodes_in_use_ == never_used_from_;
+    previous_free = entry.is_free();
+    cursor += entry.size;
+  });
+  return ok && cursor == base_.value + window_.bytes && used == used_ranges_ && used_bytes == bytes_in_use_;
 }
 
 }  // namespace teemm::mm

@@ -2,14 +2,18 @@
 // reservation), in the manner of Linux's vmalloc.
 //
 // Owns the partition of the window into free and used ranges. Every range, free or used, is one
-// node of a single AVL tree ordered by address; together they tile the window exactly, and no two
-// free ranges touch (they are coalesced). Each node carries two aggregates over its subtree: the
-// largest free range (guides first-fit descents) and a 32-bit mask of the owners of used ranges
-// (guides guest teardown). Linux keeps free and used ranges in two trees; one tree of both makes a
-// used range's free neighbours its in-order neighbours, so free() needs no second search.
+// entry of a single B+tree (base/btree) keyed by start address; together they tile the window
+// exactly, and no two free ranges touch (they are coalesced). Each inner node keeps, per child, two
+// aggregates over the child's subtree: the largest free range (guides first-fit descents) and a
+// 32-bit mask of the owners of used ranges (guides guest teardown). Linux keeps free and used
+// ranges in two trees; one tree of both makes a used range's free neighbours its in-order
+// neighbours, so free() needs no second search.
 //
-// Nodes come from a caller-sized pool. A window holding n used ranges needs at most 2n + 1 nodes
-// (see nodes_needed); running out is Error::kOutOfMemory and changes nothing.
+// Storage comes from a caller-sized pool of Nodes: one Node per range (free or used). A window
+// holding n used ranges needs at most 2n + 1 (see nodes_needed); running out is
+// Error::kOutOfMemory and changes nothing. A Node is raw storage: the pool's bytes hold the tree's
+// 512-byte blocks, and sizeof(Node) is chosen so that node_count Nodes always hold the blocks of a
+// tree of node_count entries at its worst (half-full) fill; see kNodeBytes.
 //
 // Not thread-safe: the owner of the address space serialises calls (one lock per allocator).
 #pragma once
@@ -18,8 +22,9 @@
 #include <cstdint>
 
 #include "base/address.hpp"
+#include "base/block_pool.hpp"
+#include "base/btree.hpp"
 #include "base/guest_id.hpp"
-#include "base/intrusive_tree.hpp"
 #include "base/result.hpp"
 
 namespace teemm::mm {
@@ -73,38 +78,65 @@ struct VaStats {
   Size largest_free;  // the largest free range (an upper bound on what allocate can give)
 };
 
-struct VaTreePolicy;
+// One range as the tree stores it (the key is its start).
+struct VaEntry {
+  static constexpr uint8_t kKindMask = 0x0f;
+  static constexpr uint8_t kGuardFlag = 0x10;
+  static constexpr uint8_t kFreeFlag = 0x20;
+
+  uint64_t size = 0;  // the whole reservation: usable bytes plus the guard page
+  uint64_t backing = 0;
+  uint16_t owner = 0;
+  uint8_t flags = 0;
+
+  bool is_free() const { return (flags & kFreeFlag) != 0; }
+  bool has_guard() const { return (flags & kGuardFlag) != 0; }
+  VaRangeKind kind() const { return static_cast<VaRangeKind>(flags & kKindMask); }
+};
+
+// Per-subtree aggregates: the largest free size and bit (owner % 32) of every used range.
+struct VaAggregate {
+  uint64_t max_free = 0;
+  uint32_t owner_mask = 0;
+  bool operator==(const VaAggregate&) const = default;
+};
+
+struct VaTreeTraits {
+  using Key = uint64_t;
+  using Value = VaEntry;
+  using Agg = VaAggregate;
+  // 15 x (8-byte key + 24-byte entry) and 15 x (8 + 16 + 8) both fit a 512-byte block.
+  static constexpr uint32_t kLeafCapacity = 15;
+  static constexpr uint32_t kInnerCapacity = 15;
+  static constexpr Key kMaxKey = ~uint64_t{0};  // never a start: ranges are page aligned
+  static bool less(Key a, Key b) { return a < b; }
+  static uint32_t owner_bit(uint16_t owner) { return uint32_t{1} << (owner % 32); }
+  static Agg entry_agg(Key, const Value& entry) {
+    // Branch-free: leaves fold this over every entry on each update.
+    const uint64_t free_mask = 0 - static_cast<uint64_t>(entry.is_free());
+    return Agg{entry.size & free_mask, owner_bit(entry.owner) & ~static_cast<uint32_t>(free_mask)};
+  }
+  static Agg combine(const Agg& a, const Agg& b) {
+    return Agg{a.max_free > b.max_free ? a.max_free : b.max_free, a.owner_mask | b.owner_mask};
+  }
+};
 
 class VaAllocator {
  public:
-  // One range of the window. Opaque: the caller only provides storage for these.
+  using Tree = BTree<VaTreeTraits>;
+
+  // Bytes of pool per range: the worst case is Tree::max_blocks(n) blocks of 512 bytes for n
+  // entries (at most n / 6 of them) plus 63 bytes of alignment; 88 covers it for every n (checked
+  // by static_assert up to 4096 and by the ratio beyond).
+  static constexpr size_t kNodeBytes = 88;
+
+  // Storage for one range. Opaque: the caller only provides storage for these.
   class Node {
    public:
     Node() = default;
 
    private:
-    friend class VaAllocator;
-    friend struct VaTreePolicy;
-
-    static constexpr uint8_t kKindMask = 0x0f;
-    static constexpr uint8_t kGuardFlag = 0x10;
-    static constexpr uint8_t kFreeFlag = 0x20;
-
-    bool is_free() const { return (flags_ & kFreeFlag) != 0; }
-    bool has_guard() const { return (flags_ & kGuardFlag) != 0; }
-    VaRangeKind kind() const { return static_cast<VaRangeKind>(flags_ & kKindMask); }
-    uint64_t end() const { return start_ + size_; }
-
-    // Kept to one 64-byte cache line: descents touch one line per level.
-    TreeLink<Node> link_;  // also the pool's free-list link (parent) while unused
-    uint64_t start_ = 0;
-    uint64_t size_ = 0;      // the whole reservation: usable bytes plus the guard page
-    uint64_t max_free_ = 0;  // subtree aggregate: largest free size
-    uint64_t backing_ = 0;
-    uint32_t owner_mask_ = 0;  // subtree aggregate: bit (owner % 32) of every used range
-    uint16_t owner_ = 0;
-    uint8_t height_ = 0;
-    uint8_t flags_ = 0;
+    [[maybe_unused]] alignas(8) unsigned char bytes_[kNodeBytes];  // the pool reads these as blocks
   };
 
   // Worst-case pool size for `used_ranges` live ranges: each used range plus a free gap around
@@ -146,8 +178,8 @@ class VaAllocator {
   // Calls visit(const VaRange&) for each used range in address order.
   template <typename Visitor>
   void for_each_used(Visitor&& visit) const {
-    tree_.for_each([&](const Node& node) {
-      if (!node.is_free()) visit(range_of(node));
+    tree_.for_each([&](uint64_t start, const VaEntry& entry) {
+      if (!entry.is_free()) visit(range_of(start, entry));
     });
   }
 
@@ -160,80 +192,34 @@ class VaAllocator {
   bool audit() const;
 
  private:
-  using Tree = IntrusiveTree<Node, VaTreePolicy>;
-
   struct Placement {
-    Node* block = nullptr;  // the free range that will hold the allocation
-    uint64_t start = 0;     // where in it
+    bool found = false;
+    uint64_t block_start = 0;  // the free range that will hold the allocation
+    uint64_t block_end = 0;
+    uint64_t start = 0;  // where in it
+    Tree::Cursor at;     // the block's entry, so carving needs no second search
   };
 
-  static VaRange range_of(const Node& node);
+  static VaRange range_of(uint64_t start, const VaEntry& entry);
   static Status check_request(Size size, const AllocationRequest& request);
 
   Placement lowest_fit(uint64_t span, uint64_t alignment) const;
   Placement exact_first_fit(uint64_t span, uint64_t alignment) const;
-  Node* node_at_or_before(uint64_t address) const;
-  Node* first_used_of(GuestId owner) const;
-  Result<VirtAddr> carve(Placement where, uint64_t span, const AllocationRequest& request);
-  void release_range(Node* used);
+  bool used_range_at(uint64_t start, Tree::Cursor* at) const;
+  Result<VirtAddr> carve(Placement& where, uint64_t span, const AllocationRequest& request);
+  void release_range(Tree::Cursor& at);
 
-  size_t available_nodes() const { return capacity_ - nodes_in_use_; }
-  Node* take_node();
-  void give_back(Node* node);
+  size_t available_nodes() const { return capacity_ - tree_.size(); }
   bool audit_tiling() const;
-  bool audit_pool() const;
 
   Tree tree_;
+  BlockPool pool_;
   VirtAddr base_;
   Size window_;
   uint64_t bytes_in_use_ = 0;
   size_t used_ranges_ = 0;
-
-  Node* nodes_ = nullptr;
-  size_t capacity_ = 0;
-  size_t nodes_in_use_ = 0;
-  size_t never_used_from_ = 0;  // nodes at or above this index were never handed out
-  Node* free_list_ = nullptr;   // released nodes, linked through link_.parent
-};
-
-// How the allocator's tree reaches and aggregates its nodes.
-struct VaTreePolicy {
-  using Node = VaAllocator::Node;
-  static TreeLink<Node>& link(Node& node) { return node.link_; }
-  static const TreeLink<Node>& link(const Node& node) { return node.link_; }
-  static uint8_t& height(Node& node) { return node.height_; }
-  static uint8_t height(const Node& node) { return node.height_; }
-  static bool less(const Node& a, const Node& b) { return a.start_ < b.start_; }
-
-  static uint32_t owner_bit(uint16_t owner) { return uint32_t{1} << (owner % 32); }
-  static uint64_t max_free_of(const Node* node) { return node ? node->max_free_ : 0; }
-  static uint32_t owner_mask_of(const Node* node) { return node ? node->owner_mask_ : 0; }
-
-  static void aggregate(const Node& node, uint64_t* max_free, uint32_t* owner_mask) {
-    uint64_t largest = node.is_free() ? node.size_ : 0;
-    const uint64_t left = max_free_of(node.link_.left);
-    const uint64_t right = max_free_of(node.link_.right);
-    if (left > largest) largest = left;
-    if (right > largest) largest = right;
-    *max_free = largest;
-    *owner_mask = (node.is_free() ? 0 : owner_bit(node.owner_)) | owner_mask_of(node.link_.left) |
-                  owner_mask_of(node.link_.right);
-  }
-  static bool update(Node& node) {
-    uint64_t max_free = 0;
-    uint32_t owner_mask = 0;
-    aggregate(node, &max_free, &owner_mask);
-    const bool changed = max_free != node.max_free_ || owner_mask != node.owner_mask_;
-    node.max_free_ = max_free;
-    node.owner_mask_ = owner_mask;
-    return changed;
-  }
-  static bool augmentation_ok(const Node& node) {
-    uint64_t max_free = 0;
-    uint32_t owner_mask = 0;
-    aggregate(node, &max_free, &owner_mask);
-    return max_free == node.max_free_ && owner_mask == node.owner_mask_;
-  }
+  size_t capacity_ = 0;  // ranges the pool may hold (node_count)
+  bool initialised_ = false;
 };
 
 // Static storage for an allocator's node pool, for freestanding callers and tests.

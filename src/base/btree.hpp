@@ -1,0 +1,617 @@
+// base/btree: one generic augmented B+tree over pool blocks, with its root held inline.
+//
+// Why a B+tree and not a binary tree: a lookup in a binary tree of a million entries chains some
+// 25 dependent loads, most of them cache misses once the tree outgrows the cache, and a
+// mispredicted branch at each. Here a node is one 512-byte block: keys packed in cache lines,
+// searched by counting (no data-dependent branch), so a million entries sit 5-6 levels deep and
+// only the bottom one or two levels miss the cache.
+//
+// Entries (key, value) live in the leaves; inner nodes hold, per child, its smallest key, its
+// augmented aggregate and its address. Keeping the child's smallest key (not a separator) means a
+// child never has to be searched to learn whether it can hold a key, and moving a child between
+// siblings moves its key with it. Every node but the root holds at least half its capacity, which
+// bounds the blocks a given number of entries needs (max_blocks). The root lives inside the tree
+// object, so small trees need no block at all.
+//
+// Traits (all static):
+//   Key, Value, Agg             trivially copyable; Agg{} is the identity and Agg has operator==
+//   kLeafCapacity, kInnerCapacity   entries / children per node, 4..31
+//   kMaxKey                     pads unused key slots; no entry's key may equal it
+//   bool less(const Key&, const Key&)
+//   Agg entry_agg(const Key&, const Value&);  Agg combine(const Agg&, const Agg&)
+//
+// Cursors name an entry by the path to it; any insert or erase invalidates them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#include "base/block_pool.hpp"
+
+namespace teemm {
+
+template <typename Traits>
+class BTree {
+ public:
+  using Key = typename Traits::Key;
+  using Value = typename Traits::Value;
+  using Agg = typename Traits::Agg;
+  static constexpr uint32_t kLeafCap = Traits::kLeafCapacity;
+  static constexpr uint32_t kInnerCap = Traits::kInnerCapacity;
+  static constexpr uint32_t kLeafMin = kLeafCap / 2;
+  static constexpr uint32_t kInnerMin = kInnerCap / 2;
+  static constexpr size_t kBlockSize = 512;
+  // A tree of height h holds at least 2 * kInnerMin^(h-1) * kLeafMin entries: with kInnerMin and
+  // kLeafMin >= 7, 12 levels need over 10^10 entries, more than any pool of Nodes addresses. Kept
+  // small because cursors are copied on hot paths.
+  static constexpr uint32_t kMaxDepth = 12;
+  static_assert(kInnerCap / 2 >= 7 && kLeafCap / 2 >= 7, "kMaxDepth relies on these minimum fills");
+  static_assert(kLeafCap >= 4 && kLeafCap <= 31 && kInnerCap >= 4 && kInnerCap <= 31, "masks are 32 bits");
+
+  struct Leaf {
+    Key keys[kLeafCap];
+    Value values[kLeafCap];
+    uint32_t count;
+  };
+  struct Inner {
+    Key keys[kInnerCap];  // smallest key of each child
+    Agg aggs[kInnerCap];  // aggregate of each child's subtree
+    void* children[kInnerCap];
+    uint32_t count;
+  };
+  static_assert(sizeof(Leaf) <= kBlockSize && sizeof(Inner) <= kBlockSize, "a node must fit one block");
+
+  struct Cursor {
+    void* nodes[kMaxDepth + 1];     // nodes[0] is the root, nodes[height] the leaf
+    uint32_t index[kMaxDepth + 1];  // child (or, in the leaf, entry) taken at each level
+  };
+
+  // The most blocks `entries` entries can ever occupy: every non-root leaf holds kLeafMin
+  // entries or more, and every non-root inner node kInnerMin children or more.
+  static constexpr size_t max_blocks(size_t entries) {
+    if (entries <= kLeafCap) return 0;
+    size_t level = entries / kLeafMin;
+    size_t total = level;
+    while (level > 0) {
+      level /= kInnerMin;
+      total += level;
+    }
+    return total;
+  }
+
+  BTree() { reset(nullptr); }
+  BTree(const BTree&) = delete;
+  BTree& operator=(const BTree&) = delete;
+
+  // Forgets every entry; blocks come from `pool` from now on.
+  void reset(BlockPool* pool) {
+    pool_ = pool;
+    height_ = 0;
+    count_ = 0;
+    blocks_ = 0;
+    init_leaf(root_storage_);
+  }
+
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  size_t blocks() const { return blocks_; }
+
+  const Key& key(const Cursor& at) const { return leaf(at.nodes[height_])->keys[at.index[height_]]; }
+  Value& value(const Cursor& at) { return leaf(at.nodes[height_])->values[at.index[height_]]; }
+  const Value& value(const Cursor& at) const { return leaf(at.nodes[height_])->values[at.index[height_]]; }
+
+  // The aggregate over all entries.
+  Agg total() const { return height_ == 0 ? leaf_agg(leaf(root())) : inner_agg(inner(root())); }
+
+  // The last entry whose key is <= `query`; false when there is none.
+  bool find_le(const Key& query, Cursor* at) const {
+    descend(query, at);
+    uint32_t& position = at->index[height_];
+    if (position == 0) return false;  // only on the leftmost path: every key is above `query`
+    --position;
+    return true;
+  }
+
+  // The first entry in key order for which entry_ok(key, value) holds, visiting only subtrees
+  // whose aggregate passes agg_ok (which must hold wherever entry_ok can), and only entries whose
+  // key passes in_range (true for a prefix of the key order; e.g. "key <= limit"). Branch-free
+  // within a node: each node yields a bit mask of candidates and the lowest is taken; a failed
+  // subtree is backtracked out of.
+  template <typename AggOk, typename EntryOk>
+  bool find_first(AggOk agg_ok, EntryOk entry_ok, Cursor* at) const {
+    return find_first_in(
+        agg_ok, entry_ok, [](const Key&) { return true; }, at);
+  }
+  template <typename AggOk, typename EntryOk, typename InRange>
+  bool find_first_in(AggOk agg_ok, EntryOk entry_ok, InRange in_range, Cursor* at) const {
+    uint32_t level = 0;
+    at->nodes[0] = const_cast<unsigned char*>(root_storage_);
+    at->index[0] = 0;
+    for (;;) {
+      uint32_t mask = 0;
+      if (level == height_) {
+        const Leaf* node = leaf(at->nodes[level]);
+        for (uint32_t i = 0; i < kLeafCap; ++i) {
+          mask |= static_cast<uint32_t>(entry_ok(node->keys[i], node->values[i])) << i;
+        }
+        const uint32_t allowed = count_where(node->keys, kLeafCap, node->count, in_range);
+        mask &= low_bits(allowed) & ~low_bits(at->index[level]);
+        if (mask) {
+          at->index[level] = static_cast<uint32_t>(__builtin_ctz(mask));
+          return true;
+        }
+      } else {
+        const Inner* node = inner(at->nodes[level]);
+        for (uint32_t i = 0; i < kInnerCap; ++i) mask |= static_cast<uint32_t>(agg_ok(node->aggs[i])) << i;
+        const uint32_t allowed = count_where(node->keys, kInnerCap, node->count, in_range);
+        mask &= low_bits(allowed) & ~low_bits(at->index[level]);
+        if (mask) {
+          const uint32_t child = static_cast<uint32_t>(__builtin_ctz(mask));
+          at->index[level] = child;
+          at->nodes[level + 1] = node->children[child];
+          at->index[++level] = 0;
+          continue;
+        }
+      }
+      if (level == 0) return false;
+      ++at->index[--level];
+    }
+  }
+
+  bool first(Cursor* at) const {
+    at->nodes[0] = const_cast<unsigned char*>(root_storage_);
+    for (uint32_t level = 0; level < height_; ++level) {
+      at->index[level] = 0;
+      at->nodes[level + 1] = inner(at->nodes[level])->children[0];
+    }
+    at->index[height_] = 0;
+    return count_ != 0;
+  }
+
+  bool next(Cursor* at) const {
+    if (at->index[height_] + 1 < leaf(at->nodes[height_])->count) {
+      ++at->index[height_];
+      return true;
+    }
+    uint32_t level = height_;
+    do {
+      if (level == 0) return false;
+      --level;
+    } while (at->index[level] + 1 >= inner(at->nodes[level])->count);
+    ++at->index[level];
+    for (; level < height_; ++level) {
+      at->nodes[level + 1] = inner(at->nodes[level])->children[at->index[level]];
+      at->index[level + 1] = 0;
+    }
+    return true;
+  }
+
+  bool prev(Cursor* at) const {
+    if (at->index[height_] > 0) {
+      --at->index[height_];
+      return true;
+    }
+    uint32_t level = height_;
+    do {
+      if (level == 0) return false;
+      --level;
+    } while (at->index[level] == 0);
+    --at->index[level];
+    for (; level < height_; ++level) {
+      at->nodes[level + 1] = inner(at->nodes[level])->children[at->index[level]];
+      at->index[level + 1] = count_of(at->nodes[level + 1], level + 1) - 1;
+    }
+    return true;
+  }
+
+  // Visits every entry in key order; visit(const Key&, const Value&).
+  template <typename Visitor>
+  void for_each(Visitor&& visit) const {
+    Cursor at;
+    for (bool more = first(&at); more; more = next(&at)) {
+      const Leaf* node = leaf(at.nodes[height_]);
+      visit(node->keys[at.index[height_]], node->values[at.index[height_]]);
+    }
+  }
+
+  // Adds an entry after any equal keys. The caller guarantees a block when one is needed
+  // (blocks() + max_blocks growth is bounded by max_blocks(size() + 1)); false if none came.
+  bool insert(const Key& new_key, const Value& new_value) {
+    Cursor at;
+    descend(new_key, &at);
+    // A split may need a block at every level plus one for a new root.
+    if (leaf(at.nodes[height_])->count == kLeafCap && !blocks_for_split(at)) return false;
+    void* sibling = nullptr;
+    Leaf* node = leaf(at.nodes[height_]);
+    uint32_t position = at.index[height_];
+    if (node->count == kLeafCap) {
+      Leaf* right = split_leaf(node);
+      sibling = right;
+      if (position > node->count) {
+        position -= node->count;
+        node = right;
+      }
+    }
+    leaf_put(node, position, new_key, new_value);
+    ++count_;
+    uint32_t structure_top = sibling ? height_ : height_ + 1;
+    for (uint32_t level = height_; level-- > 0;) {
+      Inner* parent = inner(at.nodes[level]);
+      const uint32_t slot = at.index[level];
+      const bool changed = set_slot(parent, slot, at.nodes[level + 1], level + 1);
+      if (sibling) {
+        void* upper = nullptr;
+        uint32_t where = slot + 1;
+        Inner* target = parent;
+        if (parent->count == kInnerCap) {
+          Inner* right = split_inner(parent);
+          upper = right;
+          if (where > parent->count) {
+            where -= parent->count;
+            target = right;
+          }
+        }
+        inner_put(target, where, sibling, level + 1);
+        sibling = upper;
+        structure_top = level;
+        continue;
+      }
+      if (!changed && level < structure_top) return true;
+    }
+    if (sibling) grow_root(sibling);
+    return true;
+  }
+
+  // Removes the entry at `at`. Returns whether nodes were merged, rebalanced or freed; when not,
+  // cursors to entries before `at` stay valid (only later entries of its leaf shift).
+  bool erase(Cursor& at) {
+    Leaf* node = leaf(at.nodes[height_]);
+    const uint32_t position = at.index[height_];
+    for (uint32_t i = position; i + 1 < node->count; ++i) {
+      node->keys[i] = node->keys[i + 1];
+      node->values[i] = node->values[i + 1];
+    }
+    node->keys[--node->count] = Traits::kMaxKey;
+    --count_;
+    uint32_t structure_top = height_ + 1;
+    for (uint32_t level = height_; level > 0; --level) {
+      const uint32_t minimum = level == height_ ? kLeafMin : kInnerMin;
+      if (count_of(at.nodes[level], level) >= minimum) break;
+      rebalance(at, level);
+      structure_top = level - 1;
+    }
+    refresh_from(at, structure_top);
+    if (height_ > 0 && inner(root())->count == 1) shrink_root();
+    return structure_top != height_ + 1;
+  }
+
+  // Recomputes aggregates above `at` after the caller changed its value (never its key).
+  void refresh(const Cursor& at) { refresh_from(at, height_ + 1); }
+
+  // Checks order, padding, fill, uniform depth, smallest keys and aggregates. O(n).
+  bool audit() const {
+    size_t entries = 0;
+    size_t blocks = 0;
+    if (!audit_node(root(), 0, &entries, &blocks)) return false;
+    return entries == count_ && blocks == blocks_;
+  }
+
+ private:
+  static constexpr size_t kRootBytes = sizeof(Leaf) > sizeof(Inner) ? sizeof(Leaf) : sizeof(Inner);
+
+  static Leaf* leaf(void* node) { return std::launder(static_cast<Leaf*>(node)); }
+  static const Leaf* leaf(const void* node) { return std::launder(static_cast<const Leaf*>(node)); }
+  static Inner* inner(void* node) { return std::launder(static_cast<Inner*>(node)); }
+  static const Inner* inner(const void* node) { return std::launder(static_cast<const Inner*>(node)); }
+  void* root() { return root_storage_; }
+  const void* root() const { return root_storage_; }
+
+  static uint32_t low_bits(uint32_t n) { return n >= 32 ? ~0u : (1u << n) - 1; }
+
+  // How many of the first `count` keys are <= query; unused slots hold kMaxKey, so the fixed
+  // trip count over all slots needs no branch and the clamp covers query == kMaxKey.
+  static uint32_t count_le(const Key* keys, uint32_t capacity, uint32_t count, const Key& query) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < capacity; ++i) n += static_cast<uint32_t>(!Traits::less(query, keys[i]));
+    return n < count ? n : count;
+  }
+
+  template <typename InRange>
+  static uint32_t count_where(const Key* keys, uint32_t capacity, uint32_t count, InRange in_range) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < capacity; ++i) n += static_cast<uint32_t>(in_range(keys[i]));
+    return n < count ? n : count;
+  }
+
+  static Leaf* init_leaf(void* at) {
+    Leaf* node = new (at) Leaf{};
+    for (Key& k : node->keys) k = Traits::kMaxKey;
+    return node;
+  }
+  static Inner* init_inner(void* at) {
+    Inner* node = new (at) Inner{};
+    for (Key& k : node->keys) k = Traits::kMaxKey;
+    return node;
+  }
+
+  uint32_t count_of(const void* node, uint32_t level) const {
+    return level == height_ ? leaf(node)->count : inner(node)->count;
+  }
+  const Key& min_key(const void* node, uint32_t level) const {
+    return level == height_ ? leaf(node)->keys[0] : inner(node)->keys[0];
+  }
+  static Agg leaf_agg(const Leaf* node) {
+    Agg agg{};
+    for (uint32_t i = 0; i < node->count; ++i)
+      agg = Traits::combine(agg, Traits::entry_agg(node->keys[i], node->values[i]));
+    return agg;
+  }
+  static Agg inner_agg(const Inner* node) {
+    Agg agg{};
+    for (uint32_t i = 0; i < node->count; ++i) agg = Traits::combine(agg, node->aggs[i]);
+    return agg;
+  }
+  Agg agg_of(const void* node, uint32_t level) const {
+    return level == height_ ? leaf_agg(leaf(node)) : inner_agg(inner(node));
+  }
+  static bool same_key(const Key& a, const Key& b) { return !Traits::less(a, b) && !Traits::less(b, a); }
+
+  // Stores child's smallest key and aggregate in parent's slot; true when either changed.
+  bool set_slot(Inner* parent, uint32_t slot, const void* child, uint32_t child_level) const {
+    const Key& smallest = min_key(child, child_level);
+    const Agg agg = agg_of(child, child_level);
+    const bool changed = !same_key(parent->keys[slot], smallest) || !(parent->aggs[slot] == agg);
+    parent->keys[slot] = smallest;
+    parent->aggs[slot] = agg;
+    return changed;
+  }
+
+  // Fills `at` with the path to where `query` would be inserted (after equal keys).
+  void descend(const Key& query, Cursor* at) const {
+    const void* node = root();
+    for (uint32_t level = 0; level < height_; ++level) {
+      const Inner* in = inner(node);
+      const uint32_t n = count_le(in->keys, kInnerCap, in->count, query);
+      const uint32_t child = n ? n - 1 : 0;
+      at->nodes[level] = const_cast<void*>(node);
+      at->index[level] = child;
+      node = in->children[child];
+    }
+    const Leaf* lf = leaf(node);
+    at->nodes[height_] = const_cast<void*>(node);
+    at->index[height_] = count_le(lf->keys, kLeafCap, lf->count, query);
+  }
+
+  // Recomputes parent slots along the path, bottom up. Nodes at levels >= structure_top changed
+  // only through their path slot, so once a slot comes out unchanged above that, nothing higher
+  // can change.
+  void refresh_from(const Cursor& at, uint32_t structure_top) {
+    for (uint32_t level = height_; level-- > 0;) {
+      const bool changed = set_slot(inner(at.nodes[level]), at.index[level], at.nodes[level + 1], level + 1);
+      if (!changed && level < structure_top) return;
+    }
+  }
+
+  void* new_block() {
+    void* block = pool_->take();
+    if (block) ++blocks_;
+    return block;
+  }
+  void free_block(void* block) {
+    pool_->give(block);
+    --blocks_;
+  }
+
+  // True when the pool can serve every split this insert may cause (counted along the path).
+  bool blocks_for_split(const Cursor& at) const {
+    size_t needed = 1;
+    for (uint32_t level = height_; level-- > 0;) {
+      if (inner(at.nodes[level])->count < kInnerCap) return pool_->capacity() - pool_->in_use() >= needed;
+      ++needed;
+    }
+    return pool_->capacity() - pool_->in_use() >= needed + 1;  // the root splits too
+  }
+
+  static void leaf_put(Leaf* node, uint32_t position, const Key& k, const Value& v) {
+    for (uint32_t i = node->count; i > position; --i) {
+      node->keys[i] = node->keys[i - 1];
+      node->values[i] = node->values[i - 1];
+    }
+    node->keys[position] = k;
+    node->values[position] = v;
+    ++node->count;
+  }
+  void inner_put(Inner* node, uint32_t position, void* child, uint32_t child_level) {
+    for (uint32_t i = node->count; i > position; --i) {
+      node->keys[i] = node->keys[i - 1];
+      node->aggs[i] = node->aggs[i - 1];
+      node->children[i] = node->children[i - 1];
+    }
+    node->children[position] = child;
+    ++node->count;
+    set_slot(node, position, child, child_level);
+  }
+  static void inner_remove(Inner* node, uint32_t position) {
+    for (uint32_t i = position; i + 1 < node->count; ++i) {
+      node->keys[i] = node->keys[i + 1];
+      node->aggs[i] = node->aggs[i + 1];
+      node->children[i] = node->children[i + 1];
+    }
+    --node->count;
+    node->keys[node->count] = Traits::kMaxKey;
+    node->aggs[node->count] = Agg{};
+  }
+
+  // Moves the upper half of a full node into a new block; the lower (larger) half stays.
+  Leaf* split_leaf(Leaf* node) {
+    Leaf* right = init_leaf(new_block());
+    const uint32_t keep = kLeafCap - kLeafCap / 2;
+    for (uint32_t i = keep; i < kLeafCap; ++i) {
+      right->keys[i - keep] = node->keys[i];
+      right->values[i - keep] = node->values[i];
+      node->keys[i] = Traits::kMaxKey;
+    }
+    right->count = kLeafCap - keep;
+    node->count = keep;
+    return right;
+  }
+  Inner* split_inner(Inner* node) {
+    Inner* right = init_inner(new_block());
+    const uint32_t keep = kInnerCap - kInnerCap / 2;
+    for (uint32_t i = keep; i < kInnerCap; ++i) {
+      right->keys[i - keep] = node->keys[i];
+      right->aggs[i - keep] = node->aggs[i];
+      right->children[i - keep] = node->children[i];
+      node->keys[i] = Traits::kMaxKey;
+      node->aggs[i] = Agg{};
+    }
+    right->count = kInnerCap - keep;
+    node->count = keep;
+    return right;
+  }
+
+  // The root (holding the lower half after a split) moves to a block and becomes the first of
+  // two children of a new inline root.
+  void grow_root(void* sibling) {
+    void* lower = new_block();
+    if (height_ == 0) {
+      *init_leaf(lower) = *leaf(root());
+    } else {
+      *init_inner(lower) = *inner(root());
+    }
+    ++height_;
+    Inner* top = init_inner(root_storage_);
+    inner_put(top, 0, lower, 1);
+    inner_put(top, 1, sibling, 1);
+  }
+
+  // The root has one child: that child becomes the root and its block goes back.
+  void shrink_root() {
+    void* only = inner(root())->children[0];
+    --height_;
+    if (height_ == 0) {
+      const Leaf copy = *leaf(only);
+      *init_leaf(root_storage_) = copy;
+    } else {
+      const Inner copy = *inner(only);
+      *init_inner(root_storage_) = copy;
+    }
+    free_block(only);
+  }
+
+  // The node at `level` on the path fell below its minimum: borrow an entry from a sibling
+  // that can spare one, or else merge with a sibling (the parent loses a child). Afterwards the
+  // path names the surviving node.
+  void rebalance(Cursor& at, uint32_t level) {
+    Inner* parent = inner(at.nodes[level - 1]);
+    const uint32_t slot = at.index[level - 1];
+    const bool is_leaf = level == height_;
+    const uint32_t minimum = is_leaf ? kLeafMin : kInnerMin;
+    void* node = at.nodes[level];
+    if (slot > 0 && count_of(parent->children[slot - 1], level) > minimum) {
+      void* left = parent->children[slot - 1];
+      move_entries(left, count_of(left, level) - 1, 1, node, 0, is_leaf);
+      ++at.index[level];
+      set_slot(parent, slot - 1, left, level);
+      return;
+    }
+    if (slot + 1 < parent->count && count_of(parent->children[slot + 1], level) > minimum) {
+      void* right = parent->children[slot + 1];
+      move_entries(right, 0, 1, node, count_of(node, level), is_leaf);
+      set_slot(parent, slot + 1, right, level);
+      return;
+    }
+    if (slot > 0) {
+      void* left = parent->children[slot - 1];
+      const uint32_t offset = count_of(left, level);
+      move_entries(node, 0, count_of(node, level), left, offset, is_leaf);
+      at.nodes[level] = left;
+      at.index[level] += offset;
+      inner_remove(parent, slot);
+      at.index[level - 1] = slot - 1;
+      free_block(node);
+    } else {
+      void* right = parent->children[slot + 1];
+      move_entries(right, 0, count_of(right, level), node, count_of(node, level), is_leaf);
+      inner_remove(parent, slot + 1);
+      free_block(right);
+    }
+  }
+
+  // Moves `n` entries (or children) from position `from` of `source` to position `to` of
+  // `target`, opening and closing gaps.
+  static void move_entries(void* source, uint32_t from, uint32_t n, void* target, uint32_t to, bool is_leaf) {
+    if (is_leaf) {
+      Leaf* s = leaf(source);
+      Leaf* t = leaf(target);
+      for (uint32_t i = 0; i < n; ++i) leaf_put(t, to + i, s->keys[from + i], s->values[from + i]);
+      for (uint32_t i = from; i + n < s->count; ++i) {
+        s->keys[i] = s->keys[i + n];
+        s->values[i] = s->values[i + n];
+      }
+      for (uint32_t i = s->count - n; i < s->count; ++i) s->keys[i] = Traits::kMaxKey;
+      s->count -= n;
+    } else {
+      Inner* s = inner(source);
+      Inner* t = inner(target);
+      for (uint32_t i = 0; i < n; ++i) {
+        for (uint32_t j = t->count; j > to + i; --j) {
+          t->keys[j] = t->keys[j - 1];
+          t->aggs[j] = t->aggs[j - 1];
+          t->children[j] = t->children[j - 1];
+        }
+        t->keys[to + i] = s->keys[from + i];
+        t->aggs[to + i] = s->aggs[from + i];
+        t->children[to + i] = s->children[from + i];
+        ++t->count;
+      }
+      for (uint32_t i = from; i + n < s->count; ++i) {
+        s->keys[i] = s->keys[i + n];
+        s->aggs[i] = s->aggs[i + n];
+        s->children[i] = s->children[i + n];
+      }
+      for (uint32_t i = s->count - n; i < s->count; ++i) {
+        s->keys[i] = Traits::kMaxKey;
+        s->aggs[i] = Agg{};
+      }
+      s->count -= n;
+    }
+  }
+
+  bool audit_node(const void* node, uint32_t level, size_t* entries, size_t* blocks) const {
+    const bool is_root = level == 0;
+    if (level == height_) {
+      const Leaf* lf = leaf(node);
+      if (lf->count > kLeafCap || (!is_root && lf->count < kLeafMin)) return false;
+      for (uint32_t i = 0; i < kLeafCap; ++i) {
+        if (i >= lf->count && !same_key(lf->keys[i], Traits::kMaxKey)) return false;
+        if (i > 0 && i < lf->count && !Traits::less(lf->keys[i - 1], lf->keys[i])) return false;
+      }
+      *entries += lf->count;
+      return true;
+    }
+    const Inner* in = inner(node);
+    if (in->count > kInnerCap || in->count < (is_root ? 2 : kInnerMin)) return false;
+    for (uint32_t i = 0; i < kInnerCap; ++i) {
+      if (i >= in->count) {
+        if (!same_key(in->keys[i], Traits::kMaxKey)) return false;
+        continue;
+      }
+      const void* child = in->children[i];
+      ++*blocks;
+      if (!audit_node(child, level + 1, entries, blocks)) return false;
+      if (!same_key(in->keys[i], min_key(child, level + 1)) || !(in->aggs[i] == agg_of(child, level + 1))) return false;
+      if (i > 0 && !Traits::less(in->keys[i - 1], in->keys[i])) return false;
+    }
+    return true;
+  }
+
+  BlockPool* pool_ = nullptr;
+  uint32_t height_ = 0;  // levels of inner nodes above the leaves
+  size_t count_ = 0;
+  size_t blocks_ = 0;
+  alignas(64) unsigned char root_storage_[kRootBytes];
+};
+
+}  // namespace teemm
