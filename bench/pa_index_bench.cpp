@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mm/pa_index.hpp"
+#include "support/huge_pages.hpp"
 
 namespace teemm::mm {
 namespace {
@@ -22,7 +23,7 @@ constexpr size_t kQueryCount = size_t{1} << 16;
 // at VAs unrelated to their PA order; then random lookups of one page inside a random run.
 void PhysToVirt(benchmark::State& state) {
   const size_t runs = static_cast<size_t>(state.range(0));
-  auto nodes = std::make_unique<PaIndex::Node[]>(runs);
+  auto nodes = testing::make_huge_array<PaIndex::Node>(runs);  // 2 MiB pages, as a TEE maps its pools
   PaIndex index;
   if (!index.init(nodes.get(), runs).ok()) {
     state.SkipWithError("init failed");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mm/va_allocator.hpp"
+#include "support/huge_pages.hpp"
 
 namespace teemm::mm {
 namespace {
@@ -33,7 +34,8 @@ Size random_size(XorShift& rng) { return Size((1 + rng.below(16)) * kPageSize); 
 void VaAllocFree(benchmark::State& state) {
   const size_t live = static_cast<size_t>(state.range(0));
   const size_t node_count = VaAllocator::nodes_needed(live);
-  auto nodes = std::make_unique<VaAllocator::Node[]>(node_count);
+  // The pool on 2 MiB pages, as a TEE maps its pools (see support/huge_pages.hpp).
+  auto nodes = testing::make_huge_array<VaAllocator::Node>(node_count);
   VaAllocator allocator;
   if (!allocator.init(VirtAddr(kWindowBase), Size(kWindowSize), nodes.get(), node_count).ok()) {
     state.SkipWithError("init failed");
