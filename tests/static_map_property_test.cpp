@@ -95,9 +95,12 @@ TEST(StaticMapProperty, RandomMapsAgreeWithWalkerAndUseBlocksWhereverAllowed) {
       ASSERT_TRUE(last.ok());
       ASSERT_EQ(last.output, e.pa.value + e.size.bytes - 1);
       // Just outside: unmapped unless another entry starts there.
-      if (session.map().find(e.end_va()) == nullptr) ASSERT_FALSE(session.translate(e.end_va().value).ok());
-      if (e.va.value >= kPageSize && session.map().find(e.va - Size(kPageSize)) == nullptr)
+      if (session.map().find(e.end_va()) == nullptr) {
+        ASSERT_FALSE(session.translate(e.end_va().value).ok());
+      }
+      if (e.va.value >= kPageSize && session.map().find(e.va - Size(kPageSize)) == nullptr) {
         ASSERT_FALSE(session.translate(e.va.value - kPageSize).ok());
+      }
     }
     ASSERT_FALSE(::testing::Test::HasFailure()) << "seed " << seed;
   }

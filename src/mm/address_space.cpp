@@ -129,9 +129,7 @@ Result<VirtAddr> AddressSpace::ioremap_locked(PhysAddr pa, Size size, bool secur
   const Size span((pa.value + size.bytes + kPageMask) / kPageSize * kPageSize - first.value);
   const Size offset = pa - first;
   // The static map already holds the platform's own devices: its mapping is permanent.
-  for (const MapEntry& e : *map_)
-    if (e.type == type && e.pa <= first && first.value + span.bytes <= e.pa.value + e.size.bytes)
-      return e.va + (pa - e.pa);
+  if (const MapEntry* e = static_entry_covering(pa, size, type)) return e->va + (pa - e->pa);
   if (const Result<VirtAddr> shared = pa_index_.phys_to_virt(first, span, type)) {
     const Result<VaRange> range = io_.find(*shared);
     if (!range) return Error::kNotFound;  // the index and the allocator disagree: refuse
@@ -188,17 +186,22 @@ Status AddressSpace::remove_runs_locked(VirtAddr start, Size size) {
   return Status();
 }
 
+const MapEntry* AddressSpace::static_entry_covering(PhysAddr pa, Size size, MemoryType type) const {
+  // VA = PA + offset for every physical entry, so the map's VA order is its PA order: one binary
+  // search finds the only candidate. The caller has checked that [pa, pa + size) does not wrap.
+  const uint64_t offset = map_->options().va_offset;
+  if (!range_fits(pa.value, offset, UINT64_MAX)) return nullptr;
+  const MapEntry* e = map_->find(VirtAddr(pa.value + offset));
+  const uint64_t bytes = size.is_zero() ? 1 : size.bytes;
+  if (e == nullptr || e->is_va_reservation() || e->type != type) return nullptr;
+  return pa.value + bytes <= e->pa.value + e->size.bytes ? e : nullptr;
+}
+
 Result<VirtAddr> AddressSpace::phys_to_virt(PhysAddr pa, Size size, MemoryType type) const {
   LockGuard guard(lock_);
   if (map_ == nullptr) return Error::kInvalidArgument;
-  const uint64_t bytes = size.is_zero() ? 1 : size.bytes;
-  if (!range_fits(pa.value, bytes, kAddressLimit)) return Error::kAddressOverflow;
-  // Static regions first: VA = PA + offset, so the map's VA order is its PA order.
-  if (range_fits(pa.value, map_->options().va_offset, UINT64_MAX)) {
-    const MapEntry* e = map_->find(VirtAddr(pa.value + map_->options().va_offset));
-    if (e != nullptr && !e->is_va_reservation() && e->type == type && pa.value + bytes <= e->pa.value + e->size.bytes)
-      return e->va + (pa - e->pa);
-  }
+  if (!range_fits(pa.value, size.is_zero() ? 1 : size.bytes, kAddressLimit)) return Error::kAddressOverflow;
+  if (const MapEntry* e = static_entry_covering(pa, size, type)) return e->va + (pa - e->pa);
   return pa_index_.phys_to_virt(pa, size, type);
 }
 

@@ -94,6 +94,8 @@ class AddressSpace {
   Status unmap_range_locked(const VaRange& range, VaAllocator& allocator);
   Status remove_runs_locked(VirtAddr start, Size size);
   ReservationUsage usage_of(const VaAllocator& allocator, const MapEntry* entry) const;
+  // The static-map entry of `type` that holds all of [pa, pa + size), if any.
+  const MapEntry* static_entry_covering(PhysAddr pa, Size size, MemoryType type) const;
 
   mutable SpinLock lock_;
   arm64::Stage1Table* table_ = nullptr;
