@@ -150,7 +150,9 @@ TEST(Cli, ErrorsAreOneLineOnStderrWithNonZeroStatus) {
   for (const auto& c : cases) {
     const CliRun r = run(c.arguments);
     EXPECT_EQ(r.status, c.status) << c.arguments;
-    if (c.message != nullptr) EXPECT_EQ(r.err, c.message) << c.arguments;
+    if (c.message != nullptr) {
+      EXPECT_EQ(r.err, c.message) << c.arguments;
+    }
     EXPECT_TRUE(r.out.empty()) << c.arguments;
   }
   const CliRun help = run("--help");

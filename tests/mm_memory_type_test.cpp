@@ -52,9 +52,13 @@ TEST(MemoryType, EveryTypeMatchesTheReferenceTable) {
     const TypeAttributes& t = type_attributes(e.type);
     EXPECT_STREQ(t.name, e.name);
     EXPECT_EQ(t.placement, e.placement);
-    if (e.placement == kMapped) EXPECT_EQ(t.secure, e.secure);
+    if (e.placement == kMapped) {
+      EXPECT_EQ(t.secure, e.secure);
+    }
     EXPECT_EQ(access(t.privileged), e.access);
-    if (e.placement == kMapped) EXPECT_EQ(t.memory, e.memory);
+    if (e.placement == kMapped) {
+      EXPECT_EQ(t.memory, e.memory);
+    }
   }
 }
 
