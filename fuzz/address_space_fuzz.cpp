@@ -5,8 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
+
+#include "fuzz_input.hpp"
 
 #include "support/address_space_fixture.hpp"
 
@@ -14,23 +15,8 @@ namespace {
 
 using namespace teemm;
 
-struct Reader {
-  const uint8_t* data;
-  size_t size;
-  template <typename T>
-  T take() {
-    T value{};
-    const size_t n = size < sizeof(T) ? size : sizeof(T);
-    std::memcpy(&value, data, n);
-    data += n;
-    size -= n;
-    return value;
-  }
-};
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
+using fuzz::check;
+using fuzz::Reader;
 
 PhysAddr page_from(Reader& in) {
   const uint8_t shape = in.take<uint8_t>();
