@@ -9,6 +9,24 @@ jobs=$(nproc)
 
 stage() { printf '\n=== %s ===\n' "$*"; }
 
+# Runs ctest and adds its counts to the totals printed at the end.
+total=0
+failed=0
+run_ctest() {
+  local out
+  out=$(mktemp)
+  local status=0
+  ctest "$@" 2>&1 | tee "$out" || status=$?
+  local line
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$out" | tail -n 1 || true)
+  rm -f "$out"
+  if [ -n "$line" ]; then
+    total=$((total + $(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")))
+    failed=$((failed + $(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")))
+  fi
+  [ "$status" -eq 0 ] || { echo "test-all: $((total - failed)) passed, $failed failed"; exit "$status"; }
+}
+
 build() {  # build PRESET
   local preset=$1
   if [ ! -f "build/$preset/build.ninja" ]; then cmake --preset "$preset" >/dev/null; fi
@@ -26,14 +44,17 @@ echo "core builds with -ffreestanding -fno-exceptions -fno-rtti"
 
 stage "host release build: unit, property and QEMU tests"
 build release
-ctest --test-dir build/release --output-on-failure -j "$jobs"
+run_ctest --test-dir build/release --output-on-failure -j "$jobs"
 
 stage "AddressSanitizer + UndefinedBehaviorSanitizer"
 build asan
-ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE qemu
+run_ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE qemu
 
 if grep -rqs --include='*_concurrent_test.cpp' . tests; then
   stage "ThreadSanitizer (concurrent tests)"
   build tsan
-  ctest --test-dir build/tsan --output-on-failure -j "$jobs" -R Concurrent
+  run_ctest --test-dir build/tsan --output-on-failure -j "$jobs" -R Concurrent
 fi
+
+echo
+echo "test-all: $((total - failed)) passed, $failed failed"
