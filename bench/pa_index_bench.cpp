@@ -18,14 +18,18 @@ constexpr uint64_t kPaBase = 0x8000'0000;
 constexpr uint64_t kVaBase = uint64_t{1} << 40;
 constexpr uint64_t kRunPages = 4;
 constexpr size_t kQueryCount = size_t{1} << 16;
+constexpr size_t kSlotsPerPage = 2;
 
 // `runs` runs of 4 pages with a one-page hole between them, inserted in random order and mapped
-// at VAs unrelated to their PA order; then random lookups of one page inside a random run.
+// at VAs unrelated to their PA order; then random lookups of one page inside a random run. The
+// index has a page hash of kSlotsPerPage slots per mapped page.
 void PhysToVirt(benchmark::State& state) {
   const size_t runs = static_cast<size_t>(state.range(0));
   auto nodes = testing::make_huge_array<PaIndex::Node>(runs);  // 2 MiB pages, as a TEE maps its pools
+  const size_t slot_count = runs * kRunPages * kSlotsPerPage;
+  auto slots = testing::make_huge_array<PageSlot>(slot_count);
   PaIndex index;
-  if (!index.init(nodes.get(), runs).ok()) {
+  if (!index.init(nodes.get(), runs, slots.get(), slot_count).ok()) {
     state.SkipWithError("init failed");
     return;
   }
@@ -54,6 +58,8 @@ void PhysToVirt(benchmark::State& state) {
     next = (next + 1) & (kQueryCount - 1);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  const PaIndexStats stats = index.stats();
+  state.counters["hashed"] = static_cast<double>(stats.hashed_pages) / static_cast<double>(runs * kRunPages);
 }
 BENCHMARK(PhysToVirt)->Arg(1000)->Arg(10000)->Arg(100000)->Arg(1000000);
 

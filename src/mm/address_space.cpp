@@ -37,6 +37,14 @@ size_t free_nodes(const PaIndex& index) {
 
 }  // namespace
 
+size_t AddressSpace::page_slots_for(const MemoryMap& map) {
+  uint64_t pages = 0;
+  for (MemoryType type : {MemoryType::kShmVaspace, MemoryType::kResVaspace}) {
+    if (const MapEntry* entry = map.find_type(type)) pages += entry->size.bytes >> kPageShift;
+  }
+  return static_cast<size_t>(2 * pages);
+}
+
 Status AddressSpace::init(arm64::Stage1Table& table, const MemoryMap& map, const AddressSpaceStorage& storage) {
   LockGuard guard(lock_);
   const MapEntry* shm = map.find_type(MemoryType::kShmVaspace);
@@ -46,7 +54,8 @@ Status AddressSpace::init(arm64::Stage1Table& table, const MemoryMap& map, const
   if (io != nullptr) {
     if (Status s = io_.init(io->va, io->size, storage.io_nodes, storage.io_node_count); !s) return s;
   }
-  if (Status s = pa_index_.init(storage.pa_nodes, storage.pa_node_count); !s) return s;
+  if (Status s = pa_index_.init(storage.pa_nodes, storage.pa_node_count, storage.pa_slots, storage.pa_slot_count); !s)
+    return s;
   table_ = &table;
   map_ = &map;
   shm_entry_ = shm;

@@ -34,6 +34,11 @@ struct AddressSpaceStorage {
   size_t io_node_count = 0;
   PaIndex::Node* pa_nodes = nullptr;
   size_t pa_node_count = 0;
+  // Optional page hash of the PA index (single-page phys_to_virt without a tree descent): about
+  // two slots per page that may be mapped at once, e.g. 2 x the pages of the SHM and IO
+  // reservations. None: every lookup descends the tree.
+  PageSlot* pa_slots = nullptr;
+  size_t pa_slot_count = 0;
 };
 
 struct ReservationUsage {
@@ -50,6 +55,11 @@ class AddressSpace {
   AddressSpace() = default;
   AddressSpace(const AddressSpace&) = delete;
   AddressSpace& operator=(const AddressSpace&) = delete;
+
+  // A page-hash size for AddressSpaceStorage::pa_slots: two slots per page of the SHM and IO
+  // reservations of `map`, so the hash stays at most half full even with both reservations fully
+  // mapped (16 bytes per slot: 32 bytes per reserved page).
+  static size_t page_slots_for(const MemoryMap& map);
 
   // Takes over `table` (already holding the static map) and the SHM_VASPACE and RES_VASPACE
   // reservations of `map`. Errors: kNotFound (the map has no SHM_VASPACE), pool errors.
@@ -69,7 +79,8 @@ class AddressSpace {
   Result<VirtAddr> ioremap(PhysAddr pa, Size size, bool secure);
   Status iounmap(VirtAddr va);
 
-  // O(log n) lookups that answer exactly as a walk of the tables would.
+  // O(log n) lookups (phys_to_virt of one page O(1) on a page-hash hit) that answer exactly as a
+  // walk of the tables would.
   Result<VirtAddr> phys_to_virt(PhysAddr pa, Size size, MemoryType type) const;
   Result<PhysAddr> virt_to_phys(VirtAddr va) const;
   // A walk of the live tables, under the lock (for tests and diagnostics).

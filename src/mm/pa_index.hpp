@@ -12,6 +12,12 @@
 // Storage: one Node per run; a Node is raw storage for the trees' 512-byte blocks, sized so that
 // node_count Nodes hold both trees at their worst fill with node_count runs (see kNodeBytes).
 //
+// Optional accelerator: a page hash (mm/page_hash) over caller-sized PageSlot storage. For a
+// (type, page) it may hold the answer the trees give for that single page; a single-page lookup
+// that hits usually reads one cache line instead of descending the PA tree. The trees stay the source of
+// truth: a page may be missing (its window was full), never stale or wrong (see pa_index.cpp and
+// audit). Without slots the index behaves exactly as with none of this.
+//
 // Not thread-safe: the owner of the address space serialises calls.
 #pragma once
 
@@ -24,6 +30,7 @@
 #include "base/guest_id.hpp"
 #include "base/result.hpp"
 #include "mm/memory_type.hpp"
+#include "mm/page_hash.hpp"
 
 namespace teemm::mm {
 
@@ -39,6 +46,8 @@ struct PaIndexStats {
   size_t runs = 0;
   size_t nodes_in_use = 0;
   size_t node_capacity = 0;
+  size_t hashed_pages = 0;  // page-hash slots in use
+  size_t hash_slots = 0;    // page-hash slots given to init
 };
 
 // The type sits above the 48 address bits so one comparison orders by (type, address).
@@ -113,20 +122,25 @@ class PaIndex {
   PaIndex(const PaIndex&) = delete;
   PaIndex& operator=(const PaIndex&) = delete;
 
-  // Uses `node_count` nodes at `nodes` (which must outlive this); forgets any previous runs.
-  // Error: kInvalidArgument (nodes is null while node_count is not zero).
-  Status init(Node* nodes, size_t node_count);
+  // Uses `node_count` nodes at `nodes` and, optionally, `slot_count` page-hash slots at `slots`
+  // (both must outlive this); forgets any previous runs. Slots are O(slot_count) to clear here;
+  // about two per mapped page keeps nearly every page hashed (docs/PERFORMANCE.md).
+  // Error: kInvalidArgument (nodes or slots null while their count is not zero).
+  Status init(Node* nodes, size_t node_count, PageSlot* slots = nullptr, size_t slot_count = 0);
 
-  // Adds a run. Errors: kZeroSize, kMisaligned (pa, va or size not page aligned),
-  // kInvalidArgument (unknown type), kAddressOverflow (the VA range wraps or the PA range passes
+  // Adds a run: O(log n), plus with the page hash O(pages) probes, or O(pages log n) when runs of
+  // the same type already overlap its PA range. Errors: kZeroSize, kMisaligned (pa, va or size
+  // not page aligned), kInvalidArgument (unknown type), kAddressOverflow (the VA range wraps or the PA range passes
   // kAddressLimit), kOverlap (its VA range meets another run's), kOutOfMemory.
   Status insert(const PhysRun& run);
 
-  // Removes the run starting at `va`. Error: kNotFound.
+  // Removes the run starting at `va`: O(log n), plus with the page hash O(pages) probes, or
+  // O(pages log n) when other runs of its type overlap its PA range. Error: kNotFound.
   Status remove(VirtAddr va);
 
   // The VA of `pa` when [pa, pa + size) lies wholly in one run of `type` (a zero size asks about
-  // the byte at pa). Errors: kInvalidArgument (unknown type), kNotFound.
+  // the byte at pa). O(kWindow) on a page-hash hit, else O(log n). Errors: kInvalidArgument
+  // (unknown type), kNotFound.
   Result<VirtAddr> phys_to_virt(PhysAddr pa, Size size, MemoryType type) const;
 
   // The PA mapped at `va`. Error: kNotFound.
@@ -144,7 +158,9 @@ class PaIndex {
   PaIndexStats stats() const;
 
   // Checks both trees (order, balance, aggregates), that they hold the same nodes, that VA ranges
-  // are disjoint, and the pool accounting. O(n + pool).
+  // are disjoint, and the pool accounting; and that every page-hash slot names a live run of its
+  // type covering its page, with that run's page count, and is the trees' answer for the page.
+  // O(n + pool + slots + hashed pages * log n).
   bool audit() const;
 
  private:
@@ -152,11 +168,21 @@ class PaIndex {
   static Status check_run(const PhysRun& run);
   bool run_containing(uint64_t va, VaTree::Cursor* at) const;
   bool audit_runs() const;
+  bool audit_hash() const;
+  // The trees' answer for [typed_start, typed_end) of one type (see phys_to_virt).
+  bool tree_answer(uint64_t typed_start, uint64_t typed_end, PaTree::Cursor* at) const;
+  // Whether a run of the type in typed_start meets [typed_start, typed_end).
+  bool type_overlaps(uint64_t typed_start, uint64_t typed_end) const;
+  // Sets the hash slot of one typed page to the trees' answer for it, or erases it if none.
+  void rehash_page(uint64_t typed_page);
+  void hash_inserted(const PhysRun& run, bool shared);
+  void unhash_removed(uint64_t va, const RunByVa& run, bool shared);
 
   VaTree by_va_;
   PaTree by_pa_;
   BlockPool pool_;
   size_t capacity_ = 0;
+  PageHash hash_;
 };
 
 // Static storage for a PA index's node pool, for freestanding callers and tests.

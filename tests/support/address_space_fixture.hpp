@@ -23,7 +23,9 @@ struct CountingTlb final : arm64::TlbMaintenance {
 };
 
 struct AddressSpaceFixture {
-  explicit AddressSpaceFixture(size_t table_pages = 512, size_t va_node_count = 4096, size_t pa_node_count = 4096)
+  // With `page_hash`, the PA index gets AddressSpace::page_slots_for(map) slots.
+  explicit AddressSpaceFixture(size_t table_pages = 512, size_t va_node_count = 4096, size_t pa_node_count = 4096,
+                               bool page_hash = true)
       : host(table_pages, platform::qemu_virt::kTeeRamRwBase),
         regions(32),
         entries(32),
@@ -37,8 +39,10 @@ struct AddressSpaceFixture {
     table = arm64::Stage1Table::create(host.pool, platform::qemu_virt::kVaBits).value();
     if (!mm::map_static_regions(map, table)) std::abort();
     table.raw().set_tlb_maintenance(&tlb);
+    if (page_hash) pa_slots.resize(mm::AddressSpace::page_slots_for(map));
     const mm::AddressSpaceStorage storage{this->shm_nodes.data(), this->shm_nodes.size(), this->io_nodes.data(),
-                                          this->io_nodes.size(),  this->pa_nodes.data(),  this->pa_nodes.size()};
+                                          this->io_nodes.size(),  this->pa_nodes.data(),  this->pa_nodes.size(),
+                                          this->pa_slots.data(),  this->pa_slots.size()};
     if (!space.init(table, map, storage)) std::abort();
     static_table_pages = host.pool.used();
   }
@@ -53,6 +57,7 @@ struct AddressSpaceFixture {
   std::vector<mm::VaAllocator::Node> shm_nodes;
   std::vector<mm::VaAllocator::Node> io_nodes;
   std::vector<mm::PaIndex::Node> pa_nodes;
+  std::vector<mm::PageSlot> pa_slots;
   mm::AddressSpace space;
   size_t static_table_pages = 0;
 };

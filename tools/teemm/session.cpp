@@ -58,8 +58,9 @@ bool Session::start_address_space(const SessionOptions& options) {
   shm_nodes_.resize(nodes);
   io_nodes_.resize(nodes);
   pa_nodes_.resize(options.dynamic_ranges);
-  const mm::AddressSpaceStorage storage{shm_nodes_.data(), shm_nodes_.size(), io_nodes_.data(),
-                                        io_nodes_.size(),  pa_nodes_.data(),  pa_nodes_.size()};
+  pa_slots_.resize(mm::AddressSpace::page_slots_for(map_));
+  const mm::AddressSpaceStorage storage{shm_nodes_.data(), shm_nodes_.size(), io_nodes_.data(), io_nodes_.size(),
+                                        pa_nodes_.data(),  pa_nodes_.size(),  pa_slots_.data(), pa_slots_.size()};
   if (Status s = space_.init(table_, map_, storage); !s) {
     error_ = std::string("address space: ") + error_name(s.error());
     return false;

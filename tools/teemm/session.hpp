@@ -65,6 +65,7 @@ class Session {
   std::vector<mm::VaAllocator::Node> shm_nodes_;
   std::vector<mm::VaAllocator::Node> io_nodes_;
   std::vector<mm::PaIndex::Node> pa_nodes_;
+  std::vector<mm::PageSlot> pa_slots_;
   mm::AddressSpace space_;
 
   bool start_address_space(const SessionOptions& options);
