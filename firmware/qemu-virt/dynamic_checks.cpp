@@ -17,7 +17,6 @@ namespace teemm::fw::conf {
 namespace {
 
 namespace qv = platform::qemu_virt;
-constexpr Part kPart = Part::kDynamic;
 
 constexpr unsigned kRanges = 2500;    // ranges created (and destroyed) in the run
 constexpr unsigned kSmallSlots = 24;  // live small ranges at most
@@ -25,9 +24,9 @@ constexpr unsigned kBigSlots = 2;     // live block-sized ranges at most
 constexpr uint64_t kSmallMaxPages = 24;
 constexpr uint64_t kBigMaxPages = 512 + 96;  // one 2 MiB block plus some pages
 constexpr unsigned kBigPercent = 3;
-constexpr unsigned kPartialPercent = 30;  // unmaps done in two pieces
-constexpr uint64_t kCheckedPages = 24;    // pages verified per step (all of a small range)
-constexpr unsigned kWindowSamples = 4;    // random window addresses checked per step
+constexpr unsigned g_partialPercent = 30;  // unmaps done in two pieces
+constexpr uint64_t kCheckedPages = 24;     // pages verified per step (all of a small range)
+constexpr unsigned kWindowSamples = 4;     // random window addresses checked per step
 
 // Where the pages come from: the static NS shared-memory carve-out (its identity alias lets us
 // check the PA with a real load) and non-secure DDR no other part uses. Most pages come from a
@@ -57,7 +56,10 @@ PhysAddr g_big_pages[kBigSlots][kBigMaxPages];
 Range g_ranges[kSmallSlots + kBigSlots];
 mm::VaAllocatorStorage<mm::VaAllocator::nodes_needed(kSmallSlots + kBigSlots)> g_nodes;
 mm::VaAllocator g_va;
-El3Tlb g_tlb;
+// Which run is in progress: the EL3 one or the secure-EL1 one (they run one after the other).
+Part g_part = Part::kDynamic;
+Regime g_regime = Regime::kEl3;
+arm64::Stage1Table* g_table = nullptr;
 
 const arm64::MappingAttributes kShmAttributes = mm::mapping_attributes(mm::MemoryType::kNsecShm);
 
@@ -142,13 +144,13 @@ class Dynamic {
     request.guard_page = rng_.chance(50);
     Result<VirtAddr> va = g_va.allocate(PageCount(r.pages).size(), request);
     if (!va) {
-      mismatch(kPart, "VaAllocator refused %lu pages: %s", r.pages, error_name(va.error()));
+      mismatch(g_part, "VaAllocator refused %lu pages: %s", r.pages, error_name(va.error()));
       return false;
     }
     r.va = va.value().value;
     fill_pages(r);
-    if (Status s = system().table->map_pages(VirtAddr(r.va), r.pa, PageCount(r.pages), kShmAttributes); !s) {
-      mismatch(kPart, "map_pages(VA 0x%lx, %lu pages) refused: %s", r.va, r.pages, error_name(s.error()));
+    if (Status s = g_table->map_pages(VirtAddr(r.va), r.pa, PageCount(r.pages), kShmAttributes); !s) {
+      mismatch(g_part, "map_pages(VA 0x%lx, %lu pages) refused: %s", r.va, r.pages, error_name(s.error()));
       (void)g_va.free(VirtAddr(r.va));
       return false;
     }
@@ -188,16 +190,17 @@ class Dynamic {
   void store_and_load(uint64_t va, uint64_t pa) {
     const uint64_t tag = rng_.next();
     uint64_t back = 0;
-    count_accesses(kPart, 2);
+    count_accesses(g_part, 2);
     if (probe_write(va, tag) || probe_read(va, &back) || back != tag) {
-      mismatch(kPart, "store/load through new mapping VA 0x%lx failed (read 0x%lx, wrote 0x%lx)", va, back, tag);
+      mismatch(g_part, "store/load through new mapping VA 0x%lx failed (read 0x%lx, wrote 0x%lx)", va, back, tag);
       return;
     }
     // A page of the static nsec-shm region is also mapped identity: the tag must be at that PA.
     if (pa >= qv::kNsecShmBase && pa < qv::kNsecShmBase + qv::kNsecShmSize) {
-      count_accesses(kPart);
+      count_accesses(g_part);
       if (probe_read(pa, &back) || back != tag)
-        mismatch(kPart, "VA 0x%lx does not reach PA 0x%lx: the static alias reads 0x%lx, not 0x%lx", va, pa, back, tag);
+        mismatch(g_part, "VA 0x%lx does not reach PA 0x%lx: the static alias reads 0x%lx, not 0x%lx", va, pa, back,
+                 tag);
     }
   }
 
@@ -215,8 +218,8 @@ class Dynamic {
 
   void check_va(uint64_t va) {
     const System& sys = system();
-    check_translation(kPart, Regime::kEl3, va, expect(va), walk_stage1(*sys.pool, sys.table->raw().root(), va),
-                      translate_with_cpu(Regime::kEl3, va));
+    check_translation(g_part, g_regime, va, expect(va), walk_stage1(*sys.pool, g_table->raw().root(), va),
+                      translate_with_cpu(g_regime, va));
   }
 
   void check_window_samples() {
@@ -229,9 +232,9 @@ class Dynamic {
     for_checked_pages(first, end, [&](uint64_t i) {
       const uint64_t va = r.va + i * kPageSize;
       uint64_t v = 0;
-      count_accesses(kPart);
+      count_accesses(g_part);
       if (probe_read(va, &v))
-        mismatch(kPart, "load from mapped VA 0x%lx faulted (ESR 0x%lx)", va, last_probe_fault().esr);
+        mismatch(g_part, "load from mapped VA 0x%lx faulted (ESR 0x%lx)", va, last_probe_fault().esr);
       touched[count++] = va;
     });
   }
@@ -242,16 +245,16 @@ class Dynamic {
     for (uint64_t k = 0; k < count; ++k) {
       const uint64_t va = touched[k];
       check_va(va);
-      const arm64::WalkResult w = walk_stage1(*sys.pool, sys.table->raw().root(), va);
+      const arm64::WalkResult w = walk_stage1(*sys.pool, g_table->raw().root(), va);
       uint64_t v = 0;
       uint64_t esr = 0;
       uint64_t far = 0;
-      count_accesses(kPart);
+      count_accesses(g_part);
       if (!probe_read(va, &v, &esr, &far)) {
-        mismatch(kPart, "stale TLB entry: load from VA 0x%lx completed after unmap (walker: %s L%u)", va,
+        mismatch(g_part, "stale TLB entry: load from VA 0x%lx completed after unmap (walker: %s L%u)", va,
                  arm64::fault_kind_name(w.fault), w.level);
       } else if (esr_ec(esr) != kEcDataAbortSame || esr_fsc(esr) != fault_status_of(w) || far != va) {
-        mismatch(kPart, "load from unmapped VA 0x%lx: ESR 0x%lx FAR 0x%lx, walker %s L%u", va, esr, far,
+        mismatch(g_part, "load from unmapped VA 0x%lx: ESR 0x%lx FAR 0x%lx, walker %s L%u", va, esr, far,
                  arm64::fault_kind_name(w.fault), w.level);
       }
     }
@@ -262,8 +265,8 @@ class Dynamic {
     uint64_t touched[kCheckedPages];
     uint64_t count = 0;
     touch(r, first, end, touched, count);
-    if (Status s = system().table->unmap(VirtAddr(r.va + first * kPageSize), PageCount(end - first).size()); !s) {
-      mismatch(kPart, "unmap(VA 0x%lx, %lu pages) refused: %s", r.va + first * kPageSize, end - first,
+    if (Status s = g_table->unmap(VirtAddr(r.va + first * kPageSize), PageCount(end - first).size()); !s) {
+      mismatch(g_part, "unmap(VA 0x%lx, %lu pages) refused: %s", r.va + first * kPageSize, end - first,
                error_name(s.error()));
       return;
     }
@@ -276,7 +279,7 @@ class Dynamic {
 
   void destroy_range(Range& r) {
     const uint64_t n = r.end_mapped - r.first_mapped;
-    if (n >= 2 && rng_.chance(kPartialPercent)) {
+    if (n >= 2 && rng_.chance(g_partialPercent)) {
       // Two pieces: a prefix or a suffix first (inside a block, the library must split it), then
       // the rest; the part still mapped in between must be intact.
       ++stats_.partial;
@@ -289,7 +292,7 @@ class Dynamic {
     }
     if (r.end_mapped > r.first_mapped) unmap_piece(r, r.first_mapped, r.end_mapped);
     if (Status s = g_va.free(VirtAddr(r.va)); !s)
-      mismatch(kPart, "VaAllocator free(0x%lx): %s", r.va, error_name(s.error()));
+      mismatch(g_part, "VaAllocator free(0x%lx): %s", r.va, error_name(s.error()));
     r.live = false;
   }
 
@@ -299,31 +302,36 @@ class Dynamic {
 
 }  // namespace
 
-void run_dynamic_checks(uint64_t seed) {
+void run_dynamic_checks(Regime regime, Part part, uint64_t seed) {
   const System& sys = system();
+  g_regime = regime;
+  g_part = part;
+  g_table = regime == Regime::kEl3 ? sys.table : sys.el1_table;
+  const char* name = part_name(part);
   const mm::MapEntry& window = shm_reservation();
   if (Status s = g_va.init(window.va, window.size, g_nodes.nodes, g_nodes.kCount); !s)
     panic("VaAllocator::init: %s", error_name(s.error()));
-  sys.table->raw().set_tlb_maintenance(&g_tlb);
+  CheckedTlb tlb(regime == Regime::kEl3 ? arm64::TlbRegime::kEl3 : arm64::TlbRegime::kEl1);
+  g_table->raw().set_tlb_maintenance(&tlb);
   const uint64_t pool_before = sys.pool->used();
-  printf("dynamic: %u shared-memory ranges in %s 0x%lx..0x%lx, TLB maintenance %s\n", kRanges, window.name,
-         window.va.value, entry_end(window), El3Tlb::skipped() ? "SKIPPED (TEEMM_FW_SKIP_TLBI)" : "on");
+  printf("%s: %u shared-memory ranges in %s 0x%lx..0x%lx, TLB maintenance %s\n", name, kRanges, window.name,
+         window.va.value, entry_end(window), CheckedTlb::skipped() ? "SKIPPED (TEEMM_FW_SKIP_TLBI)" : "on");
 
   Dynamic dynamic(seed);
   dynamic.run();
 
-  sys.table->raw().set_tlb_maintenance(nullptr);
+  g_table->raw().set_tlb_maintenance(nullptr);
   const Stats& st = dynamic.stats();
-  printf("  dynamic: %lu ranges (%lu with a 2 MiB block, %lu unmapped in two pieces), %lu pages mapped\n", st.created,
+  printf("  %s: %lu ranges (%lu with a 2 MiB block, %lu unmapped in two pieces), %lu pages mapped\n", name, st.created,
          st.blocks, st.partial, st.pages_mapped);
-  printf("  dynamic: TLB maintenance: %lu calls, %lu by-VA invalidations, %lu full\n", g_tlb.calls(), g_tlb.by_va(),
-         g_tlb.full());
+  printf("  %s: TLB maintenance: %lu calls, %lu by-VA invalidations, %lu full\n", name, tlb.calls(), tlb.by_va(),
+         tlb.full());
   if (sys.pool->used() != pool_before)
-    mismatch(kPart, "table pages leaked: pool holds %zu pages, %zu before the dynamic part", sys.pool->used(),
+    mismatch(part, "table pages leaked: pool holds %zu pages, %zu before the dynamic part", sys.pool->used(),
              pool_before);
-  if (!g_va.audit()) mismatch(kPart, "VaAllocator audit failed after the run");
-  if (g_va.stats().used_ranges != 0) mismatch(kPart, "VaAllocator still holds %zu ranges", g_va.stats().used_ranges);
-  printf("  dynamic: done, %lu mismatches\n", mismatches(kPart));
+  if (!g_va.audit()) mismatch(part, "VaAllocator audit failed after the run");
+  if (g_va.stats().used_ranges != 0) mismatch(part, "VaAllocator still holds %zu ranges", g_va.stats().used_ranges);
+  printf("  %s: done, %lu mismatches\n", name, mismatches(part));
 }
 
 }  // namespace teemm::fw::conf

@@ -1,8 +1,9 @@
-// firmware/qemu-virt/dynamic_checks: part 3 of issue 4. On the live system (EL3 running on the
-// static table), thousands of random shared-memory ranges are allocated in the shm-vaspace
-// reservation (mm::VaAllocator), mapped with map_pages onto random lists of non-secure DDR pages
-// (NSEC_SHM attributes: non-secure, RW, cached, XN) and unmapped again, wholly or in two pieces
-// (which splits level-2 blocks, break-before-make), with the TLB maintenance of tlb.hpp installed.
+// firmware/qemu-virt/dynamic_checks: part 3 of issue 4, run twice: at EL3 on the EL3-regime
+// table and at secure EL1 on the EL1&0-regime table, each with the library's AArch64 TLB
+// maintenance for that regime. On the live system, thousands of random shared-memory ranges are allocated in the
+// shm-vaspace reservation (mm::VaAllocator), mapped with map_pages onto random lists of non-secure DDR pages (NSEC_SHM
+// attributes: non-secure, RW, cached, XN) and unmapped again, wholly or in two pieces (which splits level-2 blocks,
+// break-before-make), with the TLB maintenance of tlb.hpp installed.
 //
 // After each step: AT + walker + model (three-way, translation.hpp) on the range, its guard page
 // and random addresses of the window; stores and loads through the new mapping (and, for pages of
@@ -14,8 +15,13 @@
 
 #include <cstdint>
 
+#include "report.hpp"
+#include "translation.hpp"
+
 namespace teemm::fw::conf {
 
-void run_dynamic_checks(uint64_t seed);
+// Maps and unmaps shared memory live on the table of `regime`, at that exception level (the
+// caller runs it there with the MMU on), with the library's TLB maintenance for that regime.
+void run_dynamic_checks(Regime regime, Part part, uint64_t seed);
 
 }  // namespace teemm::fw::conf

@@ -84,6 +84,7 @@ uint64_t g_seed = kDefaultSeed;
 uint64_t secure_el1_checks(uint64_t) {
   run_static_checks(Regime::kSecureEl1, Part::kStaticEl1, g_seed + 1);
   run_access_checks(Regime::kSecureEl1, Part::kAccessEl1, g_seed + 3);
+  run_dynamic_checks(Regime::kSecureEl1, Part::kDynamicEl1, g_seed + 6);
   return 0;
 }
 
@@ -120,12 +121,12 @@ extern "C" int firmware_main() {
 
   timed("static-el3", [] { run_static_checks(Regime::kEl3, Part::kStaticEl3, g_seed); });
   timed("access-el3", [] { run_access_checks(Regime::kEl3, Part::kAccessEl3, g_seed + 2); });
-  timed("static-sel1 + access-sel1", [] {
+  timed("static-sel1 + access-sel1 + dynamic-sel1", [] {
     enable_secure_el1_mmu();
     run_at_secure_el1(&secure_el1_checks, 0);
     disable_secure_el1_mmu();
   });
-  timed("dynamic", [] { run_dynamic_checks(g_seed + 4); });
+  timed("dynamic", [] { run_dynamic_checks(Regime::kEl3, Part::kDynamic, g_seed + 4); });
   timed("stage2", [] { run_stage2_checks(g_seed + 5); });
 
   print_summary();

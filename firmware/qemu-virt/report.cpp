@@ -34,6 +34,7 @@ const char* part_name(Part part) {
     case Part::kAccessEl3: return "access-el3";
     case Part::kAccessEl1: return "access-sel1";
     case Part::kDynamic: return "dynamic";
+    case Part::kDynamicEl1: return "dynamic-sel1";
     case Part::kStage2: return "stage2";
     case Part::kCount: break;
   }
