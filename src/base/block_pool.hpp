@@ -11,6 +11,17 @@
 
 namespace teemm {
 
+// One unit of caller storage for a BlockPool, sized by its owner (bytes per element it serves).
+// Opaque: callers only allocate arrays of these and hand them over.
+template <size_t kBytes>
+class PoolStorageUnit {
+ public:
+  PoolStorageUnit() = default;
+
+ private:
+  [[maybe_unused]] alignas(8) unsigned char bytes_[kBytes];  // the pool reads these as blocks
+};
+
 class BlockPool {
  public:
   static constexpr size_t kAlignment = 64;

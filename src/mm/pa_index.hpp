@@ -110,13 +110,7 @@ class PaIndex {
   static constexpr size_t kNodeBytes = 144;
 
   // Storage for one run. Opaque: the caller only provides storage for these.
-  class Node {
-   public:
-    Node() = default;
-
-   private:
-    [[maybe_unused]] alignas(8) unsigned char bytes_[kNodeBytes];  // the pool reads these as blocks
-  };
+  using Node = PoolStorageUnit<kNodeBytes>;
 
   PaIndex() = default;
   PaIndex(const PaIndex&) = delete;

@@ -131,13 +131,7 @@ class VaAllocator {
   static constexpr size_t kNodeBytes = 88;
 
   // Storage for one range. Opaque: the caller only provides storage for these.
-  class Node {
-   public:
-    Node() = default;
-
-   private:
-    [[maybe_unused]] alignas(8) unsigned char bytes_[kNodeBytes];  // the pool reads these as blocks
-  };
+  using Node = PoolStorageUnit<kNodeBytes>;
 
   // Worst-case pool size for `used_ranges` live ranges: each used range plus a free gap around
   // every one of them.

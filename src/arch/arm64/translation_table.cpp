@@ -268,8 +268,10 @@ Result<TranslationTable> TranslationTable::create(TablePool& pool, Stage stage, 
 }
 
 namespace {
-bool range_is_valid(uint64_t input, uint64_t size, uint64_t limit) {
-  return (input & kPageMask) == 0 && (size & kPageMask) == 0 && range_fits(input, size, limit);
+// The checks every call makes of its input range (size already known to be non-zero).
+Status check_input_range(uint64_t input, uint64_t size, uint64_t limit) {
+  if (((input | size) & kPageMask) != 0) return Error::kMisaligned;
+  return range_fits(input, size, limit) ? Status() : Status(Error::kAddressOverflow);
 }
 }  // namespace
 
@@ -293,8 +295,7 @@ Status TranslationTable::map_with(uint64_t input, uint64_t size, const Output& o
 Status TranslationTable::map(uint64_t input, uint64_t output, uint64_t size, uint64_t attribute_bits,
                              MapOptions options) {
   if (size == 0) return Error::kZeroSize;
-  if (!range_is_valid(input, size, input_limit()))
-    return (input | size) & kPageMask ? Error::kMisaligned : Error::kAddressOverflow;
+  if (Status s = check_input_range(input, size, input_limit()); !s) return s;
   if ((output & kPageMask) != 0) return Error::kMisaligned;
   if (!range_fits(output, size, kAddressLimit)) return Error::kAddressOverflow;
   return map_with(input, size, ContiguousOutput{input, output}, attribute_bits, options);
@@ -305,8 +306,7 @@ Status TranslationTable::map_pages(uint64_t input, const PhysAddr* pages, uint64
   if (count == 0) return Error::kZeroSize;
   if (pages == nullptr || count > (kAddressLimit >> kPageShift)) return Error::kInvalidArgument;
   const uint64_t size = count << kPageShift;
-  if (!range_is_valid(input, size, input_limit()))
-    return (input & kPageMask) ? Error::kMisaligned : Error::kAddressOverflow;
+  if (Status s = check_input_range(input, size, input_limit()); !s) return s;
   for (uint64_t i = 0; i < count; ++i) {
     if (!pages[i].is_page_aligned()) return Error::kMisaligned;
     if (pages[i].value >= kAddressLimit) return Error::kAddressOverflow;
@@ -316,8 +316,7 @@ Status TranslationTable::map_pages(uint64_t input, const PhysAddr* pages, uint64
 
 Status TranslationTable::unmap(uint64_t input, uint64_t size) {
   if (size == 0) return Error::kZeroSize;
-  if (!range_is_valid(input, size, input_limit()))
-    return (input | size) & kPageMask ? Error::kMisaligned : Error::kAddressOverflow;
+  if (Status s = check_input_range(input, size, input_limit()); !s) return s;
   TableEditor editor(*this);
   const unsigned level = start_level();
   uint64_t tables_needed = 0;
