@@ -49,16 +49,18 @@ class BTree {
   static_assert(kInnerCap / 2 >= 7 && kLeafCap / 2 >= 7, "kMaxDepth relies on these minimum fills");
   static_assert(kLeafCap >= 4 && kLeafCap <= 31 && kInnerCap >= 4 && kInnerCap <= 31, "masks are 32 bits");
 
+  // `count` comes first so that it shares a cache line with the first keys: a search reads both,
+  // and a node reached by a cache miss then costs one line fill fewer.
   struct Leaf {
+    uint32_t count;
     Key keys[kLeafCap];
     Value values[kLeafCap];
-    uint32_t count;
   };
   struct Inner {
+    uint32_t count;
     Key keys[kInnerCap];  // smallest key of each child
     Agg aggs[kInnerCap];  // aggregate of each child's subtree
     void* children[kInnerCap];
-    uint32_t count;
   };
   static_assert(sizeof(Leaf) <= kBlockSize && sizeof(Inner) <= kBlockSize, "a node must fit one block");
 
@@ -393,13 +395,15 @@ class BTree {
     }
   }
 
-  void* new_block() {
-    void* block = pool_->take();
+  // Leaves come from the pool's low end and inner nodes from its high end (see PoolEnd).
+  static PoolEnd end_for(bool is_leaf) { return is_leaf ? PoolEnd::kLow : PoolEnd::kHigh; }
+  void* new_block(bool is_leaf) {
+    void* block = pool_->take(end_for(is_leaf));
     if (block) ++blocks_;
     return block;
   }
-  void free_block(void* block) {
-    pool_->give(block);
+  void free_block(void* block, bool is_leaf) {
+    pool_->give(block, end_for(is_leaf));
     --blocks_;
   }
 
@@ -445,7 +449,7 @@ class BTree {
 
   // Moves the upper half of a full node into a new block; the lower (larger) half stays.
   Leaf* split_leaf(Leaf* node) {
-    Leaf* right = init_leaf(new_block());
+    Leaf* right = init_leaf(new_block(true));
     const uint32_t keep = kLeafCap - kLeafCap / 2;
     for (uint32_t i = keep; i < kLeafCap; ++i) {
       right->keys[i - keep] = node->keys[i];
@@ -457,7 +461,7 @@ class BTree {
     return right;
   }
   Inner* split_inner(Inner* node) {
-    Inner* right = init_inner(new_block());
+    Inner* right = init_inner(new_block(false));
     const uint32_t keep = kInnerCap - kInnerCap / 2;
     for (uint32_t i = keep; i < kInnerCap; ++i) {
       right->keys[i - keep] = node->keys[i];
@@ -474,7 +478,7 @@ class BTree {
   // The root (holding the lower half after a split) moves to a block and becomes the first of
   // two children of a new inline root.
   void grow_root(void* sibling) {
-    void* lower = new_block();
+    void* lower = new_block(height_ == 0);
     if (height_ == 0) {
       *init_leaf(lower) = *leaf(root());
     } else {
@@ -497,7 +501,7 @@ class BTree {
       const Inner copy = *inner(only);
       *init_inner(root_storage_) = copy;
     }
-    free_block(only);
+    free_block(only, height_ == 0);
   }
 
   // The node at `level` on the path fell below its minimum: borrow an entry from a sibling
@@ -530,12 +534,12 @@ class BTree {
       at.index[level] += offset;
       inner_remove(parent, slot);
       at.index[level - 1] = slot - 1;
-      free_block(node);
+      free_block(node, is_leaf);
     } else {
       void* right = parent->children[slot + 1];
       move_entries(right, 0, count_of(right, level), node, count_of(node, level), is_leaf);
       inner_remove(parent, slot + 1);
-      free_block(right);
+      free_block(right, is_leaf);
     }
   }
 
