@@ -98,6 +98,7 @@ class BTree {
   size_t size() const { return count_; }
   bool empty() const { return count_ == 0; }
   size_t blocks() const { return blocks_; }
+  uint32_t height() const { return height_; }  // levels of inner nodes above the leaves
 
   const Key& key(const Cursor& at) const { return leaf(at.nodes[height_])->keys[at.index[height_]]; }
   Value& value(const Cursor& at) { return leaf(at.nodes[height_])->values[at.index[height_]]; }
