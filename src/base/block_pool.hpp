@@ -52,7 +52,7 @@ class BlockPool {
   // A block, preferably from `end`, or nullptr when none is left at all (callers size the pool
   // so this does not happen). Released blocks of `end` come first, then never-used ones carved
   // from that end; only when the two ends have met does it reuse a block the other end released.
-  void* take(PoolEnd end = PoolEnd::kLow) {
+  void* take(PoolEnd end) {
     const unsigned side = static_cast<unsigned>(end);
     void* block = pop(side);
     if (!block && carved_[0] + carved_[1] < capacity_) block = carve(side);
@@ -62,7 +62,7 @@ class BlockPool {
   }
 
   // Returns a block to the free list of `end` (the end it is meant for, whichever carved it).
-  void give(void* block, PoolEnd end = PoolEnd::kLow) {
+  void give(void* block, PoolEnd end) {
     const unsigned side = static_cast<unsigned>(end);
     *static_cast<void**>(block) = free_list_[side];
     free_list_[side] = block;
