@@ -42,17 +42,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (va) live.push_back(*va);
     } else if (op == 1 && !live.empty()) {
       const size_t i = in.take<uint8_t>() % live.size();
-      check(f.space.unmap_shared(live[i]).ok());
+      const Result<mm::VaRange> range = f.space.shm_range(live[i]);
+      check(range.ok() && f.space.unmap_shared(range->owner, live[i]).ok());
       live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
     } else if (op == 2) {
-      (void)f.space.unmap_shared(VirtAddr(in.take<uint64_t>()));  // hostile: must not crash
-      (void)f.space.iounmap(VirtAddr(in.take<uint64_t>()));
+      const GuestId caller(in.take<uint8_t>() % 4);
+      (void)f.space.unmap_shared(caller, VirtAddr(in.take<uint64_t>()));  // hostile: must not crash
+      (void)f.space.iounmap(caller, VirtAddr(in.take<uint64_t>()));
     } else if (op == 3) {
-      const Result<VirtAddr> va = f.space.ioremap(page_from(in), Size(in.take<uint16_t>()), in.take<uint8_t>() & 1);
-      if (va) (void)f.space.iounmap(*va);
+      const Result<VirtAddr> va =
+          f.space.ioremap(kHypervisorGuest, page_from(in), Size(in.take<uint16_t>()), in.take<uint8_t>() & 1);
+      if (va) (void)f.space.iounmap(kHypervisorGuest, *va);
     } else if (op == 4) {
       const GuestId guest(in.take<uint8_t>() % 4);
-      f.space.release_guest(guest);
+      (void)f.space.release_guest(guest);
       live.clear();
       f.space.for_each_range([&](const mm::VaRange& r) {
         if (r.kind == mm::VaRangeKind::kSharedMemory) live.push_back(r.start);
@@ -64,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     check(f.space.audit());
   }
-  for (uint16_t guest = 0; guest < 4; ++guest) f.space.release_guest(GuestId(guest));
+  for (uint16_t guest = 0; guest < 4; ++guest) (void)f.space.release_guest(GuestId(guest));
   check(f.space.shm_usage().ranges == 0);
   check(f.host.pool.used() == f.static_table_pages);
   return 0;

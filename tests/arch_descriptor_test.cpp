@@ -5,6 +5,7 @@
 #include "arch/arm64/descriptor.hpp"
 #include "arch/arm64/registers.hpp"
 #include "arch/arm64/translation_table.hpp"
+#include "arch/arm64/walker.hpp"
 
 #include <type_traits>
 
@@ -48,9 +49,22 @@ TEST(Descriptor, LevelGeometry) {
 }
 
 // Secure, privileged read-execute, cached (TEE code): AF | SH=inner | AttrIndx=1; AP[2] (read-only);
-// no PXN, no UXN.  0x400 | 0x300 | 0x4 | 0x80 = 0x784.
+// no PXN; UXN, because EL0 may fetch from any page with UXN clear (AP[1] notwithstanding).
+// 0x400 | 0x300 | 0x4 | 0x80 | UXN = 0x0040000000000784.
 TEST(Descriptor, Stage1TeeCode) {
-  EXPECT_EQ(encode_leaf_attributes(Stage::kStage1, privileged({true, false, true})), 0x784u);
+  EXPECT_EQ(encode_leaf_attributes(Stage::kStage1, privileged({true, false, true})), 0x0040000000000784u);
+}
+
+// Issue 8, defect 1: whatever the privileged rights, a mapping EL0 may not execute has UXN set.
+TEST(Descriptor, Stage1UxnWheneverEl0MayNotExecute) {
+  for (int bits = 0; bits < 8; ++bits) {
+    const Access el1{true, (bits & 1) != 0, (bits & 2) != 0};
+    for (MemoryKind kind : {MemoryKind::kNormalWriteBack, MemoryKind::kNormalNonCacheable, MemoryKind::kDevice}) {
+      MappingAttributes a = privileged(el1, kind, (bits & 4) != 0);
+      EXPECT_NE(encode_leaf_attributes(Stage::kStage1, a) & kUXN, 0u) << bits;
+      EXPECT_FALSE(decode_attributes(Stage::kStage1, encode_leaf_attributes(Stage::kStage1, a)).unprivileged.execute);
+    }
+  }
 }
 
 // Secure RW data: AF | SH inner | AttrIndx 1 | PXN | UXN.
@@ -69,10 +83,10 @@ TEST(Descriptor, Stage1NonSecureDevice) {
             0x0060000000000620u);
 }
 
-// Coherent RWX: AttrIndx 2 (0x8), SH outer, AF, no XN bits.
+// Coherent RWX: AttrIndx 2 (0x8), SH outer, AF; no PXN, UXN (EL0 has no rights).
 TEST(Descriptor, Stage1Coherent) {
   EXPECT_EQ(encode_leaf_attributes(Stage::kStage1, privileged({true, true, true}, MemoryKind::kNormalNonCacheable)),
-            0x608u);
+            0x0040000000000608u);
 }
 
 TEST(Descriptor, Stage1UserAndNotGlobal) {
@@ -129,10 +143,10 @@ TEST(Descriptor, LeafAndTableDescriptors) {
 TEST(Registers, TranslationControl) {
   // 32-bit VA, 40-bit PA at EL3: T0SZ=32, IRGN0=ORGN0=1, SH0=3, TG0=0, PS=2, RES1 23|31.
   EXPECT_EQ(tcr_el3_value(32, 40), 0x80823520u);
-  // 39-bit VA at EL1, 48-bit PA: T0SZ=25, EPD1, IPS=5.
-  EXPECT_EQ(tcr_el1_value(39, 48), 0x0000000500803519u);
+  // 39-bit VA at EL1, 48-bit PA: T0SZ=25, EPD1, TG1=0b10 (4 KiB; 0b00 is reserved), IPS=5.
+  EXPECT_EQ(tcr_el1_value(39, 48), 0x0000000580803519u);
   // 48-bit VA at EL1, 40-bit PA: T0SZ=16.
-  EXPECT_EQ(tcr_el1_value(48, 40), 0x0000000200803510u);
+  EXPECT_EQ(tcr_el1_value(48, 40), 0x0000000280803510u);
   // VTCR: 32-bit IPA, SL0=1 (level 1), PS=2, RES1 bit 31.
   EXPECT_EQ(vtcr_el2_value(32, 40), 0x80023560u);
   // 48-bit IPA: T0SZ=16, SL0=2 (level 0), PS=5.

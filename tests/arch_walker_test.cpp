@@ -70,11 +70,18 @@ TEST_F(HandTables, Level0BlocksAreReserved) {
 }
 
 TEST(WalkerDecode, PermissionsFromApAndExecuteNever) {
-  // AP[2:1] = 00: EL1 RW, EL0 none; XN bits clear: EL1 executes, EL0 would (but has no access).
+  // AP[2:1] = 00: EL1 RW, EL0 no data access; XN bits clear: EL1 executes, and so does EL0 (an
+  // EL0 fetch needs only UXN = 0: this is the execute-only encoding).
   DecodedAttributes a = decode_attributes(Stage::kStage1, 0x400 | 0b11);
   EXPECT_EQ(a.privileged, (Access{true, true, true}));
-  EXPECT_EQ(a.unprivileged, (Access{false, false, false}));
+  EXPECT_EQ(a.unprivileged, (Access{false, false, true}));
   EXPECT_TRUE(a.single_privilege_execute);
+  // The same with UXN: EL0 has nothing.
+  a = decode_attributes(Stage::kStage1, 0x400 | kUXN | 0b11);
+  EXPECT_EQ(a.unprivileged, (Access{false, false, false}));
+  // AP[2:1] = 10 (EL1 read-only, EL0 none), UXN clear: EL0 execute-only.
+  a = decode_attributes(Stage::kStage1, 0x400 | 0x80 | 0b11);
+  EXPECT_EQ(a.unprivileged, (Access{false, false, true}));
   // AP = 01: both RW; writable at EL0 means never privileged-executable.
   a = decode_attributes(Stage::kStage1, 0x400 | 0x40 | 0b11);
   EXPECT_EQ(a.privileged, (Access{true, true, false}));

@@ -89,7 +89,7 @@ TEST(Cli, TranslateAnswersWithPaOrFault) {
 }
 
 TEST(Cli, DynamicMappingsShowInMapAndTranslate) {
-  CliRun r = run("map --shm 0x40000000,3 --shm 0x40400000,1024 --ioremap 0x0a000010,0x100,secure");
+  CliRun r = run("map --shm 0x40000000,3 --shm 0x40400000,1024 --ioremap 0x0a000010,0x100");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("reserved VA: 4.0 MiB in use, 2 ranges"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("reserved VA: 8 KiB in use, 1 ranges"), std::string::npos) << r.out;

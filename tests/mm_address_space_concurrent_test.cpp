@@ -36,20 +36,21 @@ void worker(AddressSpace& space, int index, std::atomic<int>& failures) {
     }
     live.push_back(*va);
     // Every thread maps and unmaps the same device page: the shared mapping's count must hold.
-    const Result<VirtAddr> device = space.ioremap(PhysAddr(0x2000'0000), Size(kPageSize), true);
+    const Result<VirtAddr> device =
+        space.ioremap(kHypervisorGuest, PhysAddr(testing::kTestDeviceSecure), Size(kPageSize), true);
     if (!device || !space.translate(*device).ok()) ++failures;
-    if (device && !space.iounmap(*device)) ++failures;
+    if (device && !space.iounmap(kHypervisorGuest, *device)) ++failures;
     if (round % 3 == 0) {
-      if (!space.unmap_shared(live.front())) ++failures;
+      if (!space.unmap_shared(guest, live.front())) ++failures;
       live.erase(live.begin());
     }
     if (round % 50 == 49) {
-      if (space.release_guest(guest) != live.size()) ++failures;
+      if (space.release_guest(guest).released != live.size()) ++failures;
       live.clear();
     }
   }
   for (VirtAddr va : live)
-    if (!space.unmap_shared(va)) ++failures;
+    if (!space.unmap_shared(guest, va)) ++failures;
 }
 
 TEST(AddressSpaceConcurrent, ThreadsMapCheckAndUnmapWithoutLosingAnything) {

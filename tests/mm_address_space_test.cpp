@@ -45,14 +45,14 @@ TEST(AddressSpace, MapSharedPlacesPagesInTheShmReservationWithAGuard) {
   EXPECT_TRUE(f.space.audit());
 
   f.tlb.calls.clear();
-  ASSERT_TRUE(f.space.unmap_shared(*va));
+  ASSERT_TRUE(f.space.unmap_shared(GuestId(3), *va));
   ASSERT_EQ(f.tlb.calls.size(), 1u);  // exactly the range that changed, once
   EXPECT_EQ(f.tlb.calls[0].input, va->value);
   EXPECT_EQ(f.tlb.calls[0].size, 3 * kPageSize);
   EXPECT_FALSE(f.space.translate(*va).ok());
   EXPECT_EQ(f.host.pool.used(), f.static_table_pages);  // tables reclaimed
   EXPECT_EQ(f.space.pa_index_stats().runs, 0u);
-  EXPECT_EQ(f.space.unmap_shared(*va).error(), Error::kNotFound);
+  EXPECT_EQ(f.space.unmap_shared(GuestId(3), *va).error(), Error::kNotFound);
 }
 
 TEST(AddressSpace, AlignedBuffersUseLevel2Blocks) {
@@ -63,7 +63,7 @@ TEST(AddressSpace, AlignedBuffersUseLevel2Blocks) {
   EXPECT_TRUE(va->is_aligned(2u << 20));
   EXPECT_EQ(f.space.translate(*va).level, 2u);
   EXPECT_EQ(f.space.translate(*va + Size(3u << 20)).output, 0x4070'0000u);
-  ASSERT_TRUE(f.space.unmap_shared(*va));
+  ASSERT_TRUE(f.space.unmap_shared(GuestId(1), *va));
   EXPECT_EQ(f.host.pool.used(), f.static_table_pages);
 }
 
@@ -80,33 +80,35 @@ TEST(AddressSpace, StaticRegionsAnswerLookupsToo) {
 
 TEST(AddressSpace, IoremapSharesAndCountsAndReusesStaticDevices) {
   AddressSpaceFixture f;
+  const GuestId core(0);
   // The platform's own UART is statically mapped: answered from the map, nothing allocated.
-  EXPECT_EQ(*f.space.ioremap(PhysAddr(q::kUart0Base + 0x18), Size(4), false), VirtAddr(q::kUart0Base + 0x18));
+  EXPECT_EQ(*f.space.ioremap(core, PhysAddr(q::kUart0Base + 0x18), Size(4), false), VirtAddr(q::kUart0Base + 0x18));
   EXPECT_EQ(f.space.io_usage().ranges, 0u);
-  EXPECT_TRUE(f.space.iounmap(VirtAddr(q::kUart0Base)));
-  // A secure mapping request for the non-secure UART is a different mapping.
-  const Result<VirtAddr> secure_view = f.space.ioremap(PhysAddr(q::kUart0Base), Size(0x1000), true);
-  ASSERT_TRUE(secure_view);
-  EXPECT_NE(*secure_view, VirtAddr(q::kUart0Base));
-  EXPECT_FALSE(f.space.translate(*secure_view).attributes.non_secure);
+  EXPECT_TRUE(f.space.iounmap(core, VirtAddr(q::kUart0Base)));
+  // A device is secure or not: the non-secure UART is no secure device.
+  EXPECT_EQ(f.space.ioremap(core, PhysAddr(q::kUart0Base), Size(0x1000), true).error(), Error::kForbiddenMemory);
+  const Result<VirtAddr> secure_gpio = f.space.ioremap(core, PhysAddr(q::kSecureGpioBase), Size(0x1000), true);
+  ASSERT_TRUE(secure_gpio);
+  EXPECT_FALSE(f.space.translate(*secure_gpio).attributes.non_secure);
 
-  const Result<VirtAddr> a = f.space.ioremap(PhysAddr(0x0a00'0010), Size(0x2000), false);  // spans 3 pages
+  const Result<VirtAddr> a = f.space.ioremap(core, PhysAddr(0x0a00'0010), Size(0x2000), false);  // spans 3 pages
   ASSERT_TRUE(a);
   EXPECT_EQ(a->page_offset(), 0x10u);
   EXPECT_EQ(f.space.translate(*a).attributes.memory, arm64::MemoryKind::kDevice);
-  const Result<VirtAddr> b = f.space.ioremap(PhysAddr(0x0a00'1000), Size(0x100), false);  // inside a: shared
+  const Result<VirtAddr> b = f.space.ioremap(core, PhysAddr(0x0a00'1000), Size(0x100), false);  // inside a: shared
   ASSERT_TRUE(b);
   EXPECT_EQ(*b, *a - Size(0x10) + Size(0x1000));
   EXPECT_EQ(f.space.io_usage().ranges, 2u);
-  ASSERT_TRUE(f.space.iounmap(*b));  // one reference left
+  ASSERT_TRUE(f.space.iounmap(core, *b));  // one reference left
   EXPECT_TRUE(f.space.translate(*a).ok());
-  ASSERT_TRUE(f.space.iounmap(*a));  // last reference: unmapped
+  ASSERT_TRUE(f.space.iounmap(core, *a));  // last reference: unmapped
   EXPECT_FALSE(f.space.translate(*a).ok());
-  EXPECT_EQ(f.space.iounmap(*a).error(), Error::kNotFound);
-  ASSERT_TRUE(f.space.iounmap(*secure_view));
+  EXPECT_EQ(f.space.iounmap(core, *a).error(), Error::kNotFound);
+  ASSERT_TRUE(f.space.iounmap(core, *secure_gpio));
   EXPECT_EQ(f.space.io_usage().ranges, 0u);
-  EXPECT_EQ(f.space.ioremap(PhysAddr(0x1000), Size(0), false).error(), Error::kZeroSize);
-  EXPECT_EQ(f.space.ioremap(PhysAddr((1ull << 48) - 0x1000), Size(0x2000), false).error(), Error::kAddressOverflow);
+  EXPECT_EQ(f.space.ioremap(core, PhysAddr(0x1000), Size(0), false).error(), Error::kZeroSize);
+  EXPECT_EQ(f.space.ioremap(core, PhysAddr((1ull << 48) - 0x1000), Size(0x2000), false).error(),
+            Error::kAddressOverflow);
 }
 
 TEST(AddressSpace, ReleaseGuestFreesEverythingItOwnedAndNothingElse) {
@@ -119,12 +121,14 @@ TEST(AddressSpace, ReleaseGuestFreesEverythingItOwnedAndNothingElse) {
     ASSERT_TRUE(va);
     if (owner == GuestId(8)) kept.push_back(*va);
   }
-  EXPECT_EQ(f.space.release_guest(GuestId(7)), 34u);
-  EXPECT_EQ(f.space.release_guest(GuestId(7)), 0u);
+  EXPECT_EQ(f.space.release_guest(GuestId(7)).released, 34u);
+  EXPECT_EQ(f.space.release_guest(GuestId(7)).released, 0u);
   EXPECT_EQ(f.space.shm_usage().ranges, kept.size());
   for (VirtAddr va : kept) EXPECT_TRUE(f.space.translate(va).ok());
   EXPECT_TRUE(f.space.audit());
-  EXPECT_EQ(f.space.release_guest(GuestId(8)), kept.size());
+  const TeardownResult rest = f.space.release_guest(GuestId(8));
+  EXPECT_EQ(rest.released, kept.size());
+  EXPECT_EQ(rest.failed, 0u);
   EXPECT_EQ(f.host.pool.used(), f.static_table_pages);
   EXPECT_EQ(f.space.pa_index_stats().nodes_in_use, 0u);
 }
@@ -205,6 +209,13 @@ std::vector<PhysAddr> random_pages(std::mt19937_64& random) {
   return pages;
 }
 
+// The reserved-SHM carve-out is never dynamic shared memory.
+bool in_carve_out(const std::vector<PhysAddr>& pages) {
+  for (PhysAddr page : pages)
+    if (page.value >= q::kNsecShmBase && page.value < q::kNsecShmBase + q::kNsecShmSize) return true;
+  return false;
+}
+
 TEST(AddressSpaceProperty, RandomOperationsAgreeWithModelAndLeaveNothingBehind) {
   for (uint64_t seed = 1; seed <= 6; ++seed) {
     AddressSpaceFixture f(2048, 1024, 4096, /*page_hash=*/seed % 2 == 1);  // odd seeds with the PA index's page hash
@@ -216,25 +227,36 @@ TEST(AddressSpaceProperty, RandomOperationsAgreeWithModelAndLeaveNothingBehind) 
         const std::vector<PhysAddr> pages = random_pages(random);
         const GuestId owner(1 + random() % 4);
         const Result<VirtAddr> va = f.space.map_shared(owner, pages.data(), PageCount(pages.size()), step);
-        if (va)
+        if (va) {
+          ASSERT_FALSE(in_carve_out(pages));
           model.ranges[va->value] = ModelRange{pages, owner};
-        else
+        } else if (in_carve_out(pages)) {
+          ASSERT_EQ(va.error(), Error::kForbiddenMemory);
+        } else {
           ASSERT_TRUE(va.error() == Error::kNoVirtualSpace || va.error() == Error::kOutOfMemory)
               << error_name(va.error());
+        }
       } else if (op < 70 && !model.ranges.empty()) {
         auto it = std::next(model.ranges.begin(), random() % model.ranges.size());
+        const GuestId stranger(it->second.owner.value + 1);
         if (it->second.io) {
-          ASSERT_TRUE(f.space.iounmap(VirtAddr(it->first)));
+          ASSERT_EQ(f.space.iounmap(stranger, VirtAddr(it->first)).error(), Error::kPermissionDenied);
+          ASSERT_TRUE(f.space.iounmap(it->second.owner, VirtAddr(it->first)));
           if (--it->second.references == 0) model.ranges.erase(it);
         } else {
-          ASSERT_TRUE(f.space.unmap_shared(VirtAddr(it->first)));
+          ASSERT_EQ(f.space.unmap_shared(stranger, VirtAddr(it->first)).error(), Error::kPermissionDenied);
+          ASSERT_TRUE(f.space.unmap_shared(it->second.owner, VirtAddr(it->first)));
           model.ranges.erase(it);
         }
       } else if (op < 85) {
         const bool secure = random() % 2;
-        const uint64_t page = 0x2000'0000 + (random() % 16) * kPageSize;  // a small device window: reuse happens
+        const GuestId owner(1 + random() % 4);
+        // A small device window: reuse happens.
+        const uint64_t page =
+            (secure ? testing::kTestDeviceSecure : testing::kTestDeviceNonSecure) + (random() % 16) * kPageSize;
         const uint64_t pages = 1 + random() % 3;
-        // Which live mapping should be shared: the covering one with the lowest PA, then VA.
+        // Which live mapping the index answers with: the covering one with the lowest PA, then VA;
+        // it is shared when it is the caller's own.
         const ModelRange* expected = nullptr;
         uint64_t expected_va = 0;
         for (const auto& [va, range] : model.ranges) {
@@ -247,13 +269,13 @@ TEST(AddressSpaceProperty, RandomOperationsAgreeWithModelAndLeaveNothingBehind) 
             expected_va = va;
           }
         }
-        const Result<VirtAddr> va = f.space.ioremap(PhysAddr(page), Size(pages * kPageSize), secure);
+        const Result<VirtAddr> va = f.space.ioremap(owner, PhysAddr(page), Size(pages * kPageSize), secure);
         ASSERT_TRUE(va) << error_name(va.error());
-        if (expected != nullptr) {
+        if (expected != nullptr && expected->owner == owner) {
           ASSERT_EQ(va->value, expected_va + (page - expected->pages.front().value));
           ++model.ranges[expected_va].references;
         } else {
-          ModelRange fresh{{}, kHypervisorGuest, true, secure, 1};
+          ModelRange fresh{{}, owner, true, secure, 1};
           for (uint64_t i = 0; i < pages; ++i) fresh.pages.push_back(PhysAddr(page + i * kPageSize));
           ASSERT_EQ(model.ranges.count(va->value), 0u);
           model.ranges[va->value] = fresh;
@@ -262,14 +284,16 @@ TEST(AddressSpaceProperty, RandomOperationsAgreeWithModelAndLeaveNothingBehind) 
         const GuestId owner(1 + random() % 4);
         size_t expected = 0;
         for (auto it = model.ranges.begin(); it != model.ranges.end();) {
-          if (!it->second.io && it->second.owner == owner) {
+          if (it->second.owner == owner) {
             it = model.ranges.erase(it);
             ++expected;
           } else {
             ++it;
           }
         }
-        ASSERT_EQ(f.space.release_guest(owner), expected);
+        const TeardownResult released = f.space.release_guest(owner);
+        ASSERT_EQ(released.released, expected);
+        ASSERT_EQ(released.failed, 0u);
       } else {
         model.check_against(f.space, random);
       }
@@ -278,9 +302,9 @@ TEST(AddressSpaceProperty, RandomOperationsAgreeWithModelAndLeaveNothingBehind) 
     model.check_against(f.space, random);
     for (const auto& [va, range] : model.ranges) {
       if (range.io) {
-        for (int i = 0; i < range.references; ++i) ASSERT_TRUE(f.space.iounmap(VirtAddr(va)));
+        for (int i = 0; i < range.references; ++i) ASSERT_TRUE(f.space.iounmap(range.owner, VirtAddr(va)));
       } else {
-        ASSERT_TRUE(f.space.unmap_shared(VirtAddr(va)));
+        ASSERT_TRUE(f.space.unmap_shared(range.owner, VirtAddr(va)));
       }
     }
     EXPECT_EQ(f.host.pool.used(), f.static_table_pages);

@@ -11,7 +11,7 @@ namespace teemm::mm {
 namespace {
 
 struct Registry {
-  explicit Registry(size_t capacity = 16) : storage(capacity), registry(storage.data(), capacity) {}
+  explicit Registry(size_t capacity = 32) : storage(capacity), registry(storage.data(), capacity) {}
   std::vector<Region> storage;
   PhysMemRegistry registry;
 };

@@ -25,6 +25,7 @@ enum class Error : unsigned char {
   kBusy,              // the object is in use (references outstanding)
   kPermissionDenied,  // the caller may not act on this object
   kLimitReached,      // a quota or configured bound would be exceeded
+  kForbiddenMemory,   // memory of a kind the call may not use (secure memory as shared memory, RAM as IO)
 };
 
 // A stable, human-readable name for logs and the CLI.
@@ -44,6 +45,7 @@ constexpr const char* error_name(Error error) {
     case Error::kBusy: return "busy";
     case Error::kPermissionDenied: return "permission denied";
     case Error::kLimitReached: return "limit reached";
+    case Error::kForbiddenMemory: return "memory not allowed for this use";
   }
   return "unknown error";
 }

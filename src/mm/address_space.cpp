@@ -5,7 +5,13 @@ namespace teemm::mm {
 namespace {
 
 constexpr uint64_t kBlockSize = arm64::level_block_size(2);
-constexpr size_t kTeardownBatch = 32;
+
+size_t free_nodes(const PaIndex& index) {
+  const PaIndexStats stats = index.stats();
+  return stats.node_capacity - stats.nodes_in_use;
+}
+
+}  // namespace
 
 arm64::MappingAttributes shared_memory_attributes() {
   arm64::MappingAttributes a;
@@ -23,20 +29,6 @@ arm64::MappingAttributes device_attributes(bool secure) {
   return a;
 }
 
-// Physically contiguous runs in a page list (each becomes one PA-index entry).
-uint64_t count_runs(const PhysAddr* pages, uint64_t count) {
-  uint64_t runs = 1;
-  for (uint64_t i = 1; i < count; ++i) runs += pages[i].value != pages[i - 1].value + kPageSize;
-  return runs;
-}
-
-size_t free_nodes(const PaIndex& index) {
-  const PaIndexStats stats = index.stats();
-  return stats.node_capacity - stats.nodes_in_use;
-}
-
-}  // namespace
-
 size_t AddressSpace::page_slots_for(const MemoryMap& map) {
   uint64_t pages = 0;
   for (MemoryType type : {MemoryType::kShmVaspace, MemoryType::kResVaspace}) {
@@ -45,10 +37,28 @@ size_t AddressSpace::page_slots_for(const MemoryMap& map) {
   return static_cast<size_t>(2 * pages);
 }
 
-Status AddressSpace::init(arm64::Stage1Table& table, const MemoryMap& map, const AddressSpaceStorage& storage) {
+size_t AddressSpace::scratch_pages_for(const MemoryMap& map) {
+  const MapEntry* shm = map.find_type(MemoryType::kShmVaspace);
+  return shm == nullptr ? 0 : static_cast<size_t>((shm->size.bytes >> kPageShift) - 1);
+}
+
+Status AddressSpace::init(arm64::Stage1Table& table, const MemoryMap& map, const PhysMemRegistry& registry,
+                          const AddressSpaceStorage& storage) {
   LockGuard guard(lock_);
+  table_ = nullptr;  // a failed init leaves an unusable address space, never a half-built one
   const MapEntry* shm = map.find_type(MemoryType::kShmVaspace);
   if (shm == nullptr) return Error::kNotFound;
+  if (storage.page_scratch == nullptr && storage.page_scratch_count != 0) return Error::kInvalidArgument;
+  if (Status s = policy_.build(registry, storage.policy_ranges, storage.policy_range_count); !s) return s;
+  // Tables the normal world could write would undo every check made here.
+  const arm64::TablePool& pool = table.raw().pool();
+  for (PageUse use : {PageUse::kSharedMemory, PageUse::kDeviceSecure, PageUse::kDeviceNonSecure}) {
+    for (size_t i = 0; i < policy_.count(); ++i) {
+      const PolicyRange& r = policy_[i];
+      if (r.use == use && ranges_overlap(r.base, r.end - r.base, pool.base().value, pool.capacity() << kPageShift))
+        return Error::kForbiddenMemory;
+    }
+  }
   if (Status s = shm_.init(shm->va, shm->size, storage.shm_nodes, storage.shm_node_count); !s) return s;
   const MapEntry* io = map.find_type(MemoryType::kResVaspace);
   if (io != nullptr) {
@@ -56,6 +66,8 @@ Status AddressSpace::init(arm64::Stage1Table& table, const MemoryMap& map, const
   }
   if (Status s = pa_index_.init(storage.pa_nodes, storage.pa_node_count, storage.pa_slots, storage.pa_slot_count); !s)
     return s;
+  scratch_ = storage.page_scratch;
+  scratch_count_ = storage.page_scratch_count;
   table_ = &table;
   map_ = &map;
   shm_entry_ = shm;
@@ -63,12 +75,42 @@ Status AddressSpace::init(arm64::Stage1Table& table, const MemoryMap& map, const
   return Status();
 }
 
+// The only read of a caller's page list. Volatile loads: the compiler may not re-read the caller's
+// memory later in place of the copy, as it could if it assumed nobody else writes there.
+const PhysAddr* AddressSpace::copy_page_list(const PhysAddr* pages, uint64_t count) {
+  for (uint64_t i = 0; i < count; ++i) scratch_[i] = PhysAddr(*static_cast<const volatile uint64_t*>(&pages[i].value));
+  return scratch_;
+}
+
+// Checks every page of a (secure) list and returns how many physically contiguous runs it has.
+Result<uint64_t> AddressSpace::check_shared_pages(const PhysAddr* pages, uint64_t count) const {
+  const uint64_t output_limit = table_->raw().output_limit();
+  uint64_t runs = 0;
+  for (uint64_t first = 0; first < count;) {
+    if (!pages[first].is_page_aligned()) return Error::kMisaligned;
+    uint64_t last = first;
+    while (last + 1 < count && pages[last + 1].value == pages[last].value + kPageSize) ++last;
+    const Size size = PageCount(last - first + 1).size();
+    if (!range_fits(pages[first].value, size.bytes, output_limit)) return Error::kForbiddenMemory;
+    if (Status s = policy_.check(pages[first], size, PageUse::kSharedMemory); !s) return s.error();
+    ++runs;
+    first = last + 1;
+  }
+  return runs;
+}
+
 Result<VirtAddr> AddressSpace::map_shared(GuestId owner, const PhysAddr* pages, PageCount count, uint64_t cookie) {
   if (count.pages == 0) return Error::kZeroSize;
-  if (pages == nullptr || count.pages > (kAddressLimit >> kPageShift)) return Error::kInvalidArgument;
+  if (pages == nullptr) return Error::kInvalidArgument;
   LockGuard guard(lock_);
   if (table_ == nullptr) return Error::kInvalidArgument;
-  if (free_nodes(pa_index_) < count_runs(pages, count.pages)) return Error::kOutOfMemory;
+  // Size before anything that costs per page: a list the reservation can never hold is refused at once.
+  if (count.pages > scratch_pages_for(*map_)) return Error::kNoVirtualSpace;
+  if (count.pages > scratch_count_) return Error::kLimitReached;
+  const PhysAddr* list = copy_page_list(pages, count.pages);
+  const Result<uint64_t> runs = check_shared_pages(list, count.pages);
+  if (!runs) return runs.error();
+  if (free_nodes(pa_index_) < *runs) return Error::kOutOfMemory;
   AllocationRequest request;
   request.guard_page = true;
   request.owner = owner;
@@ -76,80 +118,106 @@ Result<VirtAddr> AddressSpace::map_shared(GuestId owner, const PhysAddr* pages, 
   request.backing = cookie;
   // A buffer that starts on a 2 MiB physical boundary gets a 2 MiB-aligned VA, so that its
   // aligned runs can be level-2 blocks.
-  if (count.pages >= kBlockSize / kPageSize && pages[0].is_aligned(kBlockSize)) request.alignment = kBlockSize;
+  if (count.pages >= kBlockSize / kPageSize && list[0].is_aligned(kBlockSize)) request.alignment = kBlockSize;
   const Result<VirtAddr> va = shm_.allocate(count.size(), request);
   if (!va) return va.error();
-  if (Status s = table_->map_pages(*va, pages, count, shared_memory_attributes()); !s) {
+  if (Status s = table_->map_pages(*va, list, count, shared_memory_attributes()); !s) {
     (void)shm_.free(*va);
     return s.error();
   }
-  for (uint64_t first = 0; first < count.pages;) {
-    uint64_t last = first;
-    while (last + 1 < count.pages && pages[last + 1].value == pages[last].value + kPageSize) ++last;
-    const PhysRun run{pages[first], *va + PageCount(first).size(), PageCount(last - first + 1).size(),
-                      MemoryType::kNsecShm, owner};
-    if (Status s = pa_index_.insert(run); !s) {  // capacity was checked: only a broken invariant gets here
-      (void)remove_runs_locked(*va, PageCount(first).size());
-      (void)table_->unmap(*va, count.size());
-      (void)shm_.free(*va);
-      return s.error();
-    }
-    first = last + 1;
+  if (Status s = insert_runs_locked(owner, *va, list, count.pages); !s) {
+    (void)table_->unmap(*va, count.size());
+    (void)shm_.free(*va);
+    return s.error();
   }
   return *va;
 }
 
-Status AddressSpace::unmap_shared(VirtAddr va) {
+// One PA-index run per physically contiguous chunk; all or none.
+Status AddressSpace::insert_runs_locked(GuestId owner, VirtAddr va, const PhysAddr* pages, uint64_t count) {
+  for (uint64_t first = 0; first < count;) {
+    uint64_t last = first;
+    while (last + 1 < count && pages[last + 1].value == pages[last].value + kPageSize) ++last;
+    const PhysRun run{pages[first], va + PageCount(first).size(), PageCount(last - first + 1).size(),
+                      MemoryType::kNsecShm, owner};
+    if (Status s = pa_index_.insert(run); !s) {  // capacity was checked: only a broken invariant gets here
+      remove_runs_locked(va, PageCount(first).size());
+      return s;
+    }
+    first = last + 1;
+  }
+  return Status();
+}
+
+Status AddressSpace::unmap_shared(GuestId owner, VirtAddr va) {
   LockGuard guard(lock_);
   if (table_ == nullptr) return Error::kInvalidArgument;
   const Result<VaRange> range = shm_.find(va);
   if (!range || range->start != va) return Error::kNotFound;
+  if (range->owner != owner) return Error::kPermissionDenied;
   return unmap_range_locked(*range, shm_);
 }
 
-size_t AddressSpace::release_guest(GuestId owner) {
-  LockGuard guard(lock_);
-  if (table_ == nullptr) return 0;
-  size_t released = 0;
-  // The tree cannot change while it is visited, so ranges are collected in small batches.
-  for (;;) {
-    VaRange batch[kTeardownBatch];
-    size_t found = 0;
-    shm_.for_each_used([&](const VaRange& r) {
-      if (r.owner == owner && found < kTeardownBatch) batch[found++] = r;
-    });
-    if (found == 0) return released;
-    for (size_t i = 0; i < found; ++i)
-      if (unmap_range_locked(batch[i], shm_)) ++released;
+TeardownResult AddressSpace::release_guest(GuestId owner) {
+  TeardownResult result;
+  VaAllocator* const allocators[] = {&shm_, &io_};
+  for (VaAllocator* allocator : allocators) {
+    VirtAddr from;
+    // One batch per lock hold; `from` moves past every range visited, so each is visited once.
+    for (size_t visited = kTeardownBatch; visited == kTeardownBatch;) {
+      LockGuard guard(lock_);
+      if (table_ == nullptr || (allocator == &io_ && io_entry_ == nullptr)) break;
+      visited = release_batch_locked(owner, *allocator, from, result);
+    }
   }
+  return result;
 }
 
-Result<VirtAddr> AddressSpace::ioremap(PhysAddr pa, Size size, bool secure) {
+size_t AddressSpace::release_batch_locked(GuestId owner, VaAllocator& allocator, VirtAddr& from,
+                                          TeardownResult& result) {
+  size_t visited = 0;
+  for (; visited < kTeardownBatch; ++visited) {
+    const Result<VaRange> range = allocator.first_of(owner, from);
+    if (!range) break;
+    from = range->start + range->reserved_size();
+    if (unmap_range_locked(*range, allocator))
+      ++result.released;
+    else
+      ++result.failed;
+  }
+  return visited;
+}
+
+Result<VirtAddr> AddressSpace::ioremap(GuestId owner, PhysAddr pa, Size size, bool secure) {
   if (size.is_zero()) return Error::kZeroSize;
   if (!range_fits(pa.value, size.bytes, kAddressLimit)) return Error::kAddressOverflow;
   LockGuard guard(lock_);
   if (table_ == nullptr) return Error::kInvalidArgument;
-  return ioremap_locked(pa, size, secure);
+  return ioremap_locked(owner, pa, size, secure);
 }
 
-Result<VirtAddr> AddressSpace::ioremap_locked(PhysAddr pa, Size size, bool secure) {
+Result<VirtAddr> AddressSpace::ioremap_locked(GuestId owner, PhysAddr pa, Size size, bool secure) {
   const MemoryType type = secure ? MemoryType::kIoSec : MemoryType::kIoNsec;
   const PhysAddr first = pa.align_down(kPageSize);
   const Size span((pa.value + size.bytes + kPageMask) / kPageSize * kPageSize - first.value);
   const Size offset = pa - first;
   // The static map already holds the platform's own devices: its mapping is permanent.
   if (const MapEntry* e = static_entry_covering(pa, size, type)) return e->va + (pa - e->pa);
+  if (Status s = policy_.check(first, span, secure ? PageUse::kDeviceSecure : PageUse::kDeviceNonSecure); !s)
+    return s.error();
   if (const Result<VirtAddr> shared = pa_index_.phys_to_virt(first, span, type)) {
     const Result<VaRange> range = io_.find(*shared);
     if (!range) return Error::kNotFound;  // the index and the allocator disagree: refuse
-    if (Status s = io_.set_backing(range->start, range->backing + 1); !s) return s.error();
-    return *shared + offset;
+    if (range->owner == owner) {
+      if (Status s = io_.set_backing(range->start, range->backing + 1); !s) return s.error();
+      return *shared + offset;
+    }
   }
   if (io_entry_ == nullptr) return Error::kNoVirtualSpace;
   if (free_nodes(pa_index_) == 0) return Error::kOutOfMemory;
   AllocationRequest request;
   request.guard_page = true;
-  request.owner = kHypervisorGuest;
+  request.owner = owner;
   request.kind = VaRangeKind::kDeviceIo;
   request.backing = 1;  // the reference count
   const Result<VirtAddr> va = io_.allocate(span, request);
@@ -158,7 +226,7 @@ Result<VirtAddr> AddressSpace::ioremap_locked(PhysAddr pa, Size size, bool secur
     (void)io_.free(*va);
     return s.error();
   }
-  if (Status s = pa_index_.insert(PhysRun{first, *va, span, type, kHypervisorGuest}); !s) {
+  if (Status s = pa_index_.insert(PhysRun{first, *va, span, type, owner}); !s) {
     (void)table_->unmap(*va, span);
     (void)io_.free(*va);
     return s.error();
@@ -166,33 +234,39 @@ Result<VirtAddr> AddressSpace::ioremap_locked(PhysAddr pa, Size size, bool secur
   return *va + offset;
 }
 
-Status AddressSpace::iounmap(VirtAddr va) {
+Status AddressSpace::iounmap(GuestId owner, VirtAddr va) {
   LockGuard guard(lock_);
   if (table_ == nullptr) return Error::kInvalidArgument;
   const MapEntry* entry = map_->find(va);
   if (entry != nullptr && (entry->type == MemoryType::kIoSec || entry->type == MemoryType::kIoNsec)) return Status();
   const Result<VaRange> range = io_entry_ != nullptr ? io_.find(va) : Result<VaRange>(Error::kNotFound);
   if (!range || range->kind != VaRangeKind::kDeviceIo) return Error::kNotFound;
+  if (range->owner != owner) return Error::kPermissionDenied;
   if (range->backing > 1) return io_.set_backing(range->start, range->backing - 1);
   return unmap_range_locked(*range, io_);
 }
 
 Status AddressSpace::unmap_range_locked(const VaRange& range, VaAllocator& allocator) {
   // The range was mapped whole by this class, so no block straddles its ends and unmap needs no
-  // table page: it cannot fail here.
-  if (Status s = table_->unmap(range.start, range.size); !s) return s;
-  if (Status s = remove_runs_locked(range.start, range.size); !s) return s;
+  // table page. Should the tables have been edited behind this class's back (a page already
+  // unmapped), whatever is still mapped goes, so that the range can always be released.
+  Status s = table_->unmap(range.start, range.size);
+  if (s.error() == Error::kNotMapped) s = table_->unmap_present(range.start, range.size);
+  if (!s) return s;
+  remove_runs_locked(range.start, range.size);
   return allocator.free(range.start);
 }
 
-Status AddressSpace::remove_runs_locked(VirtAddr start, Size size) {
+void AddressSpace::remove_runs_locked(VirtAddr start, Size size) {
   for (VirtAddr cursor = start; cursor < start + size;) {
     const Result<PhysRun> run = pa_index_.find_by_va(cursor);
-    if (!run) return Error::kNotFound;
-    if (Status s = pa_index_.remove(run->va); !s) return s;
+    if (!run) {  // only after a failed insert: the runs end here
+      cursor = cursor + Size(kPageSize);
+      continue;
+    }
+    (void)pa_index_.remove(run->va);
     cursor = run->va + run->size;
   }
-  return Status();
 }
 
 const MapEntry* AddressSpace::static_entry_covering(PhysAddr pa, Size size, MemoryType type) const {
@@ -224,8 +298,14 @@ Result<PhysAddr> AddressSpace::virt_to_phys(VirtAddr va) const {
 
 arm64::WalkResult AddressSpace::translate(VirtAddr va) const {
   LockGuard guard(lock_);
+  if (table_ == nullptr) {  // nothing is mapped before init: every address faults
+    arm64::WalkResult none;
+    none.fault = arm64::FaultKind::kTranslation;
+    return none;
+  }
   const arm64::TranslationTable& t = table_->raw();
-  return arm64::walk(arm64::TableMemory{&t.pool()}, t.root(), arm64::Stage::kStage1, t.input_bits(), va.value);
+  return arm64::walk(arm64::TableMemory{&t.pool()}, t.root(), arm64::Stage::kStage1, t.input_bits(), va.value,
+                     t.output_bits());
 }
 
 ReservationUsage AddressSpace::usage_of(const VaAllocator& allocator, const MapEntry* entry) const {
@@ -241,6 +321,12 @@ ReservationUsage AddressSpace::usage_of(const VaAllocator& allocator, const MapE
   return usage;
 }
 
+Result<VaRange> AddressSpace::shm_range(VirtAddr va) const {
+  LockGuard guard(lock_);
+  if (table_ == nullptr) return Error::kNotFound;
+  return shm_.find(va);
+}
+
 ReservationUsage AddressSpace::shm_usage() const {
   LockGuard guard(lock_);
   return usage_of(shm_, shm_entry_);
@@ -254,22 +340,6 @@ ReservationUsage AddressSpace::io_usage() const {
 PaIndexStats AddressSpace::pa_index_stats() const {
   LockGuard guard(lock_);
   return pa_index_.stats();
-}
-
-bool AddressSpace::audit() const {
-  LockGuard guard(lock_);
-  if (table_ == nullptr) return false;
-  if (!shm_.audit() || (io_entry_ != nullptr && !io_.audit()) || !pa_index_.audit()) return false;
-  const arm64::TranslationTable& t = table_->raw();
-  bool consistent = true;
-  pa_index_.for_each([&](const PhysRun& run) {
-    for (uint64_t offset = 0; offset < run.size.bytes && consistent; offset += kPageSize) {
-      const arm64::WalkResult r = arm64::walk(arm64::TableMemory{&t.pool()}, t.root(), arm64::Stage::kStage1,
-                                              t.input_bits(), run.va.value + offset);
-      consistent = r.ok() && r.output == run.pa.value + offset;
-    }
-  });
-  return consistent;
 }
 
 }  // namespace teemm::mm

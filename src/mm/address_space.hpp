@@ -8,8 +8,10 @@
 // reached only through this class, and every public call holds the lock for its whole duration,
 // so calls from several CPUs are linearisable. Nothing inside sleeps or allocates.
 //
-// Every call is all-or-nothing: capacity (PA-index nodes, VA, table pages) is checked, or the
-// partial work undone, before an error is returned.
+// Every call is all-or-nothing: input, policy and capacity (PA-index nodes, VA, table pages) are
+// checked, or the partial work undone, before an error is returned. The rules are this class's
+// own, whoever calls it: only non-secure DDR becomes shared memory, only declared devices are
+// ioremapped, and only an object's owner may unmap it.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +25,7 @@
 #include "base/spinlock.hpp"
 #include "mm/memory_map.hpp"
 #include "mm/pa_index.hpp"
+#include "mm/page_policy.hpp"
 #include "mm/va_allocator.hpp"
 
 namespace teemm::mm {
@@ -39,6 +42,14 @@ struct AddressSpaceStorage {
   // reservations. None: every lookup descends the tree.
   PageSlot* pa_slots = nullptr;
   size_t pa_slot_count = 0;
+  // The physical-page policy: PagePolicy::ranges_needed(registry) entries.
+  PolicyRange* policy_ranges = nullptr;
+  size_t policy_range_count = 0;
+  // Secure memory for the one copy map_shared makes of a caller's page list: as many pages as one
+  // call may map (scratch_pages_for(map) allows any list the SHM reservation can hold). Must not
+  // be memory the normal world can write.
+  PhysAddr* page_scratch = nullptr;
+  size_t page_scratch_count = 0;
 };
 
 struct ReservationUsage {
@@ -49,6 +60,19 @@ struct ReservationUsage {
   Size in_use;  // including guard pages
   size_t ranges = 0;
 };
+
+// What release_guest did: ranges released, and ranges it could not release (their tables need a
+// page the pool does not have to split a block that reaches outside them: only possible when the
+// tables were edited behind the address space's back). Those stay owned and are retried next time.
+struct TeardownResult {
+  size_t released = 0;
+  size_t failed = 0;
+};
+
+// What every dynamic mapping of its kind gets: privileged read-write, never executable, no EL0
+// access; shared memory non-secure, cached; device registers Device-nGnRE of their security.
+arm64::MappingAttributes shared_memory_attributes();
+arm64::MappingAttributes device_attributes(bool secure);
 
 class AddressSpace {
  public:
@@ -61,23 +85,43 @@ class AddressSpace {
   // mapped (16 bytes per slot: 32 bytes per reserved page).
   static size_t page_slots_for(const MemoryMap& map);
 
+  // Most pages one map_shared call can map: the SHM reservation's pages less the guard page.
+  static size_t scratch_pages_for(const MemoryMap& map);
+
   // Takes over `table` (already holding the static map) and the SHM_VASPACE and RES_VASPACE
-  // reservations of `map`. Errors: kNotFound (the map has no SHM_VASPACE), pool errors.
-  Status init(arm64::Stage1Table& table, const MemoryMap& map, const AddressSpaceStorage& storage);
+  // reservations of `map`; which physical pages may be mapped, and as what, comes from `registry`
+  // (see mm/page_policy.hpp). Errors: kNotFound (the map has no SHM_VASPACE), kForbiddenMemory
+  // (the table pool lies in memory that could be shared with the normal world), pool errors.
+  Status init(arm64::Stage1Table& table, const MemoryMap& map, const PhysMemRegistry& registry,
+              const AddressSpaceStorage& storage);
 
   // Maps `count` normal-world pages (in this order) at a fresh VA of the SHM reservation, followed
-  // by an unmapped guard page, non-secure, read-write, cached, never executable.
+  // by an unmapped guard page, non-secure, read-write, cached, never executable, never EL0.
+  // `pages` may lie in memory the normal world can change during the call: it is read exactly
+  // once, into the page scratch (secure), and only that copy is checked and mapped.
+  // Errors, all leaving everything as it was: kZeroSize; kInvalidArgument (no list, not
+  // initialised); kNoVirtualSpace (more pages than the reservation can ever hold, or no free range
+  // now); kLimitReached (more pages than the page scratch holds); kMisaligned (a page not 4 KiB
+  // aligned); kForbiddenMemory (a page outside non-secure DDR, or secure, SDP, device, static-map
+  // or beyond the tables' output size); kOutOfMemory (PA-index nodes, VA nodes or table pages).
   Result<VirtAddr> map_shared(GuestId owner, const PhysAddr* pages, PageCount count, uint64_t cookie);
-  // Unmaps and frees the SHM range that starts at `va`. Errors: kNotFound.
-  Status unmap_shared(VirtAddr va);
-  // Unmaps and frees every dynamic range of `owner`; returns how many.
-  size_t release_guest(GuestId owner);
+  // Unmaps and frees the SHM range of `owner` that starts at `va`. Errors: kNotFound,
+  // kPermissionDenied (the range belongs to another guest; nothing changes).
+  Status unmap_shared(GuestId owner, VirtAddr va);
+  // Unmaps and frees every dynamic range (SHM and IO) of `owner`. The lock is held for at most
+  // kTeardownBatch ranges at a time, so other CPUs make progress during a large teardown; every
+  // range is visited once, so the call always ends. Ranges `owner` maps concurrently may survive.
+  TeardownResult release_guest(GuestId owner);
+  static constexpr size_t kTeardownBatch = 32;
 
-  // Maps device registers [pa, pa + size) from the IO reservation (or answers with the static
-  // map's VA when a static IO region of that security covers them). Repeated calls for a range a
-  // live mapping covers share it, counted; iounmap drops one reference.
-  Result<VirtAddr> ioremap(PhysAddr pa, Size size, bool secure);
-  Status iounmap(VirtAddr va);
+  // Maps device registers [pa, pa + size) for `owner` from the IO reservation (or answers with the
+  // static map's VA when a static IO region of that security covers them). Only devices the
+  // platform declares (kDeviceIo regions, static IO) of the same security may be mapped: RAM of any
+  // kind is kForbiddenMemory. Repeated calls of one owner for a range a live mapping of theirs
+  // covers share it, counted; iounmap drops one reference.
+  Result<VirtAddr> ioremap(GuestId owner, PhysAddr pa, Size size, bool secure);
+  // Errors: kNotFound, kPermissionDenied (another owner's mapping; nothing changes).
+  Status iounmap(GuestId owner, VirtAddr va);
 
   // O(log n) lookups (phys_to_virt of one page O(1) on a page-hash hit) that answer exactly as a
   // walk of the tables would.
@@ -94,16 +138,28 @@ class AddressSpace {
     if (io_entry_ != nullptr) io_.for_each_used(visit);
   }
 
+  // The live SHM range that holds `va` (its owner, cookie and size). Error: kNotFound.
+  Result<VaRange> shm_range(VirtAddr va) const;
+
   ReservationUsage shm_usage() const;
   ReservationUsage io_usage() const;
   PaIndexStats pa_index_stats() const;
-  // Checks both allocators and the PA index, and that every PA-index run is what the walker sees.
+  // Checks, both ways and against the policy: both allocators and the PA index on their own; every
+  // PA-index run is what the walker sees, with exactly the attributes its kind gets, at PAs the
+  // page policy allows; every leaf the walker finds in the SHM and IO reservations lies in a used
+  // range (never a guard page) and is in the PA index; and used ranges are mapped in full.
   bool audit() const;
 
  private:
-  Result<VirtAddr> ioremap_locked(PhysAddr pa, Size size, bool secure);
+  Result<VirtAddr> ioremap_locked(GuestId owner, PhysAddr pa, Size size, bool secure);
+  const PhysAddr* copy_page_list(const PhysAddr* pages, uint64_t count);
+  Result<uint64_t> check_shared_pages(const PhysAddr* pages, uint64_t count) const;
+  Status insert_runs_locked(GuestId owner, VirtAddr va, const PhysAddr* pages, uint64_t count);
   Status unmap_range_locked(const VaRange& range, VaAllocator& allocator);
-  Status remove_runs_locked(VirtAddr start, Size size);
+  void remove_runs_locked(VirtAddr start, Size size);
+  size_t release_batch_locked(GuestId owner, VaAllocator& allocator, VirtAddr& from, TeardownResult& result);
+  bool audit_runs_locked() const;
+  bool audit_leaves_locked(const VaAllocator& allocator, const MapEntry* entry) const;
   ReservationUsage usage_of(const VaAllocator& allocator, const MapEntry* entry) const;
   // The static-map entry of `type` that holds all of [pa, pa + size), if any.
   const MapEntry* static_entry_covering(PhysAddr pa, Size size, MemoryType type) const;
@@ -113,6 +169,9 @@ class AddressSpace {
   const MemoryMap* map_ = nullptr;
   const MapEntry* shm_entry_ = nullptr;
   const MapEntry* io_entry_ = nullptr;
+  PagePolicy policy_;
+  PhysAddr* scratch_ = nullptr;
+  size_t scratch_count_ = 0;
   VaAllocator shm_;
   VaAllocator io_;
   PaIndex pa_index_;

@@ -21,6 +21,7 @@ enum class RegionKind : uint8_t {
   kSecureDataPath,  // where secure-data-path buffers may lie
   kNonSecureDdr,    // where normal-world pages for dynamic shared memory may lie
   kOverallDdr,      // all DRAM of the platform
+  kDeviceIo,        // device registers that may be ioremapped at run time (type IO_SEC or IO_NSEC)
 };
 
 constexpr const char* region_kind_name(RegionKind kind) {
@@ -29,6 +30,7 @@ constexpr const char* region_kind_name(RegionKind kind) {
     case RegionKind::kSecureDataPath: return "sdp";
     case RegionKind::kNonSecureDdr: return "nsec-ddr";
     case RegionKind::kOverallDdr: return "ddr";
+    case RegionKind::kDeviceIo: return "device";
   }
   return "unknown";
 }
@@ -63,6 +65,12 @@ constexpr Region nsec_ddr_region(const char* name, uint64_t base, uint64_t size)
 constexpr Region ddr_region(const char* name, uint64_t base, uint64_t size) {
   return {name, RegionKind::kOverallDdr, MemoryType::kDdrOverall, PhysAddr(base), Size(size)};
 }
+// Device registers the core may ioremap later; `type` says their security (IO_SEC or IO_NSEC).
+constexpr Region device_region(const char* name, MemoryType type, uint64_t base, uint64_t size) {
+  return {name, RegionKind::kDeviceIo, type, PhysAddr(base), Size(size)};
+}
+
+constexpr bool is_io_type(MemoryType type) { return type == MemoryType::kIoSec || type == MemoryType::kIoNsec; }
 
 // Why a registration (or a layout) was refused: the error and the regions it concerns.
 struct Refusal {
@@ -80,6 +88,7 @@ constexpr Refusal check_region(const Region& r) {
   const bool type_fits_kind = r.kind == RegionKind::kMapped           ? placement != Placement::kNotMapped
                               : r.kind == RegionKind::kSecureDataPath ? r.type == MemoryType::kSdpMem
                               : r.kind == RegionKind::kNonSecureDdr   ? r.type == MemoryType::kRamNsec
+                              : r.kind == RegionKind::kDeviceIo       ? is_io_type(r.type)
                                                                       : r.type == MemoryType::kDdrOverall;
   if (!type_fits_kind) return {Error::kInvalidArgument, name, nullptr};
   if (r.size.is_zero()) return {Error::kZeroSize, name, nullptr};
@@ -89,9 +98,16 @@ constexpr Refusal check_region(const Region& r) {
   return {};
 }
 
+// Is `r` device registers (declared for ioremap, or statically mapped IO)?
+constexpr bool is_device(const Region& r) {
+  return r.kind == RegionKind::kDeviceIo || (r.kind == RegionKind::kMapped && is_io_type(r.type));
+}
+
 // May two (individually valid) regions coexist? Overlap is refused between mapped regions of
-// different types, between secure memory and non-secure DDR, and between SDP memory and anything
-// non-secure. Same-type mapped regions may overlap or touch: the layout merges them.
+// different types, between secure memory and non-secure DDR, between SDP memory and anything
+// non-secure or any static mapping (OP-TEE refuses SDP that intersects the static map), and
+// between device registers and memory of any kind, or devices of the other security. Same-type
+// mapped regions may overlap or touch: the layout merges them.
 constexpr Refusal check_pair(const Region& a, const Region& b) {
   if (a.is_va_reservation() || b.is_va_reservation()) return {};
   if (!ranges_overlap(a.base.value, a.size.bytes, b.base.value, b.size.bytes)) return {};
@@ -101,14 +117,17 @@ constexpr Refusal check_pair(const Region& a, const Region& b) {
   const auto is_non_secure = [](const Region& r) {
     return r.kind == RegionKind::kNonSecureDdr || (r.kind == RegionKind::kMapped && !type_attributes(r.type).secure);
   };
+  const auto either = [&](auto first, auto second) { return (first(a) && second(b)) || (first(b) && second(a)); };
+  const auto is_nsec_ddr = [](const Region& r) { return r.kind == RegionKind::kNonSecureDdr; };
+  const auto is_sdp = [](const Region& r) { return r.kind == RegionKind::kSecureDataPath; };
+  const auto is_mapped = [](const Region& r) { return r.kind == RegionKind::kMapped; };
+  const auto is_memory = [](const Region& r) { return !is_device(r); };
   bool conflict = false;
   if (a.kind == RegionKind::kMapped && b.kind == RegionKind::kMapped) conflict = a.type != b.type;
-  if ((a.kind == RegionKind::kNonSecureDdr && is_secure_mapped(b)) ||
-      (b.kind == RegionKind::kNonSecureDdr && is_secure_mapped(a)))
-    conflict = true;
-  if ((a.kind == RegionKind::kSecureDataPath && is_non_secure(b)) ||
-      (b.kind == RegionKind::kSecureDataPath && is_non_secure(a)))
-    conflict = true;
+  if (either(is_nsec_ddr, is_secure_mapped)) conflict = true;
+  if (either(is_sdp, is_non_secure) || either(is_sdp, is_mapped)) conflict = true;
+  if (either(is_device, is_memory)) conflict = true;
+  if (is_device(a) && is_device(b) && a.type != b.type) conflict = true;
   return conflict ? Refusal{Error::kOverlap, a.name, b.name} : Refusal{};
 }
 

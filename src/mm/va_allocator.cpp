@@ -254,6 +254,19 @@ size_t VaAllocator::free_all_of(GuestId owner) {
   return released;
 }
 
+Result<VaRange> VaAllocator::first_of(GuestId owner, VirtAddr from) const {
+  if (!initialised_) return Error::kNotFound;
+  const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
+  Tree::Cursor at;
+  if (!tree_.find_first([bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
+                        [owner, from](uint64_t start, const VaEntry& entry) {
+                          return !entry.is_free() & (entry.owner == owner.value) & (start >= from.value);
+                        },
+                        &at))
+    return Error::kNotFound;
+  return range_of(tree_.key(at), tree_.value(at));
+}
+
 Result<VaRange> VaAllocator::find(VirtAddr address) const {
   Tree::Cursor at;
   if (!initialised_ || !tree_.find_le(address.value, &at)) return Error::kNotFound;

@@ -163,6 +163,10 @@ class VaAllocator {
   // modulo 32, degrading towards a scan of colliding owners' ranges otherwise.
   size_t free_all_of(GuestId owner);
 
+  // The first used range of `owner` that starts at or above `from`: O(log n) while live owners
+  // differ modulo 32 (the same aggregate free_all_of descends by). Error: kNotFound.
+  Result<VaRange> first_of(GuestId owner, VirtAddr from) const;
+
   // Replaces the backing tag of the used range starting at `start` (e.g. a reference count).
   // Error: kNotFound.
   Status set_backing(VirtAddr start, uint64_t backing);

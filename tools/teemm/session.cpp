@@ -40,7 +40,8 @@ Session::Session(const std::string& platform_name, const std::vector<mm::Region>
   const mm::MapEntry* rw = map_.find_type(mm::MemoryType::kTeeRamRw);
   const PhysAddr pool_base = rw != nullptr ? rw->pa : PhysAddr(0);
   pool_ = std::make_unique<arm64::TablePool>(pages_.get(), live_counts_.get(), options.table_pages, pool_base);
-  Result<arm64::Stage1Table> table = arm64::Stage1Table::create(*pool_, options.layout.va_bits);
+  Result<arm64::Stage1Table> table =
+      arm64::Stage1Table::create(*pool_, options.layout.va_bits, arm64::TranslationRegime::kEl1And0, options.pa_bits);
   if (!table) {
     error_ = std::string("table pool: ") + error_name(table.error());
     return;
@@ -59,9 +60,22 @@ bool Session::start_address_space(const SessionOptions& options) {
   io_nodes_.resize(nodes);
   pa_nodes_.resize(options.dynamic_ranges);
   pa_slots_.resize(mm::AddressSpace::page_slots_for(map_));
-  const mm::AddressSpaceStorage storage{shm_nodes_.data(), shm_nodes_.size(), io_nodes_.data(), io_nodes_.size(),
-                                        pa_nodes_.data(),  pa_nodes_.size(),  pa_slots_.data(), pa_slots_.size()};
-  if (Status s = space_.init(table_, map_, storage); !s) {
+  policy_.resize(mm::PagePolicy::ranges_needed(registry_));
+  page_scratch_.resize(mm::AddressSpace::scratch_pages_for(map_));
+  mm::AddressSpaceStorage storage;
+  storage.shm_nodes = shm_nodes_.data();
+  storage.shm_node_count = shm_nodes_.size();
+  storage.io_nodes = io_nodes_.data();
+  storage.io_node_count = io_nodes_.size();
+  storage.pa_nodes = pa_nodes_.data();
+  storage.pa_node_count = pa_nodes_.size();
+  storage.pa_slots = pa_slots_.data();
+  storage.pa_slot_count = pa_slots_.size();
+  storage.policy_ranges = policy_.data();
+  storage.policy_range_count = policy_.size();
+  storage.page_scratch = page_scratch_.data();
+  storage.page_scratch_count = page_scratch_.size();
+  if (Status s = space_.init(table_, map_, registry_, storage); !s) {
     error_ = std::string("address space: ") + error_name(s.error());
     return false;
   }
@@ -75,7 +89,7 @@ bool Session::start_address_space(const SessionOptions& options) {
     }
   }
   for (const IoRequest& request : options.io) {
-    const Result<VirtAddr> va = space_.ioremap(PhysAddr(request.pa), Size(request.size), request.secure);
+    const Result<VirtAddr> va = space_.ioremap(GuestId(1), PhysAddr(request.pa), Size(request.size), request.secure);
     if (!va) {
       error_ = "ioremap of PA " + hex_address(request.pa) + ": " + error_name(va.error());
       return false;
@@ -86,7 +100,7 @@ bool Session::start_address_space(const SessionOptions& options) {
 
 arm64::WalkResult Session::translate(uint64_t va) const {
   return arm64::walk(arm64::TableMemory{pool_.get()}, table_.raw().root(), arm64::Stage::kStage1,
-                     table_.raw().input_bits(), va);
+                     table_.raw().input_bits(), va, table_.raw().output_bits());
 }
 
 }  // namespace teemm::tool

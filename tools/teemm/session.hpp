@@ -29,6 +29,7 @@ struct IoRequest {
 
 struct SessionOptions {
   mm::LayoutOptions layout;
+  unsigned pa_bits = 40;         // the output size the tables are built for (TCR.PS / IPS)
   size_t table_pages = 4096;     // pool capacity
   size_t dynamic_ranges = 4096;  // VA-allocator and PA-index capacity per reservation
   std::vector<SharedMemoryRequest> shared_memory;
@@ -66,6 +67,8 @@ class Session {
   std::vector<mm::VaAllocator::Node> io_nodes_;
   std::vector<mm::PaIndex::Node> pa_nodes_;
   std::vector<mm::PageSlot> pa_slots_;
+  std::vector<mm::PolicyRange> policy_;
+  std::vector<PhysAddr> page_scratch_;
   mm::AddressSpace space_;
 
   bool start_address_space(const SessionOptions& options);

@@ -13,4 +13,17 @@ inline void table_write_barrier() {
 #endif
 }
 
+// Publishes new valid entries to this CPU's own later instructions: DSB so the writes reach the
+// walker, then ISB so that no instruction after it was fetched, or had its address translated,
+// before the writes completed (Arm ARM D8.2, "Ordering of translation table updates"; Linux does
+// the same after installing a kernel mapping). Without the ISB a load to the new range issued
+// early could still take a translation fault on a mapping that already exists.
+inline void table_publish_barrier() {
+#if defined(__aarch64__)
+  asm volatile("dsb ishst\n\tisb" ::: "memory");
+#else
+  asm volatile("" ::: "memory");
+#endif
+}
+
 }  // namespace teemm::arm64

@@ -15,6 +15,8 @@ inline constexpr unsigned kTcrORGN0Shift = 10;
 inline constexpr unsigned kTcrSH0Shift = 12;
 inline constexpr unsigned kTcrTG0Shift = 14;             // 0b00 = 4 KiB
 inline constexpr uint64_t kTcrEPD1 = uint64_t{1} << 23;  // TCR_EL1: no walks through TTBR1
+inline constexpr unsigned kTcrTG1Shift = 30;             // TCR_EL1.TG1: TTBR1's granule
+inline constexpr uint64_t kTcrTG1Granule4K = 0b10;       // TG1 encodes sizes differently from TG0; 0b00 is reserved
 inline constexpr unsigned kTcrEL1IPSShift = 32;          // TCR_EL1.IPS
 inline constexpr unsigned kTcrEL3PSShift = 16;           // TCR_EL2/EL3.PS
 inline constexpr uint64_t kTcrEL3RES1 = (uint64_t{1} << 23) | (uint64_t{1} << 31);
@@ -52,9 +54,12 @@ constexpr uint64_t tcr_el3_value(unsigned va_bits, unsigned pa_bits) {
   return kTcrEL3RES1 | tcr_walk_attributes(va_bits) | (physical_size_encoding(pa_bits) << kTcrEL3PSShift);
 }
 
-// TCR_EL1: TTBR0 only (TTBR1 walks disabled), 4 KiB granule, cached walks.
+// TCR_EL1: TTBR0 only (TTBR1 walks disabled), 4 KiB granule, cached walks. TG1 is programmed with
+// a valid 4 KiB encoding although EPD1 keeps TTBR1 unused: a reserved TG1 value is treated as an
+// IMPLEMENTATION DEFINED granule, and nothing should depend on that.
 constexpr uint64_t tcr_el1_value(unsigned va_bits, unsigned pa_bits) {
-  return kTcrEPD1 | tcr_walk_attributes(va_bits) | (physical_size_encoding(pa_bits) << kTcrEL1IPSShift);
+  return kTcrEPD1 | (kTcrTG1Granule4K << kTcrTG1Shift) | tcr_walk_attributes(va_bits) |
+         (physical_size_encoding(pa_bits) << kTcrEL1IPSShift);
 }
 
 // VTCR_EL2.SL0 for a 4 KiB granule: 0 = start at level 2, 1 = level 1, 2 = level 0.

@@ -33,8 +33,21 @@ class TablePool {
 
   // A zeroed page, or kOutOfMemory.
   Result<PhysAddr> allocate();
-  // Returns a page obtained from allocate(); its contents are garbage afterwards.
+  // Returns a page obtained from allocate() that no walk can reach any more (never published, or
+  // its regime is not live). Its entries stay invalid descriptors: the free-list link is encoded
+  // with bit 0 clear.
   void release(PhysAddr table);
+
+  // Deferred release, for a page just unlinked from live tables: a TLB may still hold a walk
+  // through it until the invalidation of its range completes, so it must neither be reused nor
+  // written with anything a walk could take as valid until then. The page (all entries invalid)
+  // joins a pending list that allocate() does not take from; reclaim_pending() moves the whole list
+  // to the free list once the invalidation has completed (Linux's mmu_gather does the same).
+  void release_after_invalidation(PhysAddr table);
+  void reclaim_pending();
+  size_t pending() const { return pending_count_; }
+  // True when `table` waits on the pending list (for tests of the ordering).
+  bool is_pending(PhysAddr table) const;
 
   // The entries of the table page at `table`, or nullptr when `table` is not a page of this pool.
   uint64_t* entries(PhysAddr table) const {
@@ -61,8 +74,10 @@ class TablePool {
   size_t capacity_ = 0;
   PhysAddr base_;
   size_t used_ = 0;
-  size_t never_used_from_ = 0;  // pages at or above this index were never handed out
-  size_t free_list_ = kNoPage;  // index of the first released page; each links to the next in entries[0]
+  size_t never_used_from_ = 0;     // pages at or above this index were never handed out
+  size_t free_list_ = kNoPage;     // index of the first released page; each links to the next in entries[0]
+  size_t pending_list_ = kNoPage;  // pages awaiting TLB invalidation, linked the same way
+  size_t pending_count_ = 0;
 };
 
 // Static storage for a pool of N pages, for freestanding callers and tests.

@@ -12,7 +12,11 @@ constexpr uint64_t tlbi_operand(uint64_t va) { return (va >> kPageShift) & ((uin
 }  // namespace
 
 void AArch64TlbMaintenance::invalidate(Stage stage, uint64_t input, uint64_t size, uint64_t stride, bool leaf_only) {
-  if (stage != Stage::kStage1 || size == 0 || stride == 0 || (stride & (stride - 1)) != 0) __builtin_trap();
+  if (size == 0 || stride == 0 || (stride & (stride - 1)) != 0) __builtin_trap();
+  if (stage == Stage::kStage2) {
+    if (regime_ != TlbRegime::kEl2) __builtin_trap();  // only EL2 may invalidate stage 2
+    return invalidate_stage2(input, size, stride, leaf_only);
+  }
   ++calls_;
   asm volatile("dsb ishst" ::: "memory");
   const uint64_t first = input & ~(stride - 1);
@@ -27,9 +31,36 @@ void AArch64TlbMaintenance::invalidate(Stage stage, uint64_t input, uint64_t siz
   asm volatile("dsb ish\n\tisb" ::: "memory");
 }
 
+void AArch64TlbMaintenance::invalidate_stage2(uint64_t ipa, uint64_t size, uint64_t stride, bool leaf_only) {
+  ++calls_;
+  asm volatile("dsb ishst" ::: "memory");
+  const uint64_t first = ipa & ~(stride - 1);
+  const uint64_t operations = (ipa + size - first + stride - 1) / stride;
+  if (operations > max_by_va_) {
+    asm volatile("tlbi vmalls12e1is" ::: "memory");  // stage 1 and 2 of the current VMID
+    ++full_;
+  } else {
+    // IPAS2E1IS takes IPA[51:12] in bits [39:0]: the same shift as a VA operand.
+    for (uint64_t address = first; address < ipa + size; address += stride) {
+      if (leaf_only)
+        asm volatile("tlbi ipas2le1is, %0" ::"r"(tlbi_operand(address)) : "memory");
+      else
+        asm volatile("tlbi ipas2e1is, %0" ::"r"(tlbi_operand(address)) : "memory");
+    }
+    by_va_ += operations;
+    asm volatile("dsb ish\n\ttlbi vmalle1is" ::: "memory");
+  }
+  asm volatile("dsb ish\n\tisb" ::: "memory");
+}
+
 void AArch64TlbMaintenance::invalidate_page(uint64_t va, bool leaf_only) const {
   const uint64_t operand = tlbi_operand(va);
-  if (regime_ == TlbRegime::kEl3) {
+  if (regime_ == TlbRegime::kEl2) {
+    if (leaf_only)
+      asm volatile("tlbi vale2is, %0" ::"r"(operand) : "memory");
+    else
+      asm volatile("tlbi vae2is, %0" ::"r"(operand) : "memory");
+  } else if (regime_ == TlbRegime::kEl3) {
     if (leaf_only)
       asm volatile("tlbi vale3is, %0" ::"r"(operand) : "memory");
     else
@@ -43,7 +74,9 @@ void AArch64TlbMaintenance::invalidate_page(uint64_t va, bool leaf_only) const {
 }
 
 void AArch64TlbMaintenance::invalidate_all() const {
-  if (regime_ == TlbRegime::kEl3)
+  if (regime_ == TlbRegime::kEl2)
+    asm volatile("tlbi alle2is" ::: "memory");
+  else if (regime_ == TlbRegime::kEl3)
     asm volatile("tlbi alle3is" ::: "memory");
   else
     asm volatile("tlbi vmalle1is" ::: "memory");

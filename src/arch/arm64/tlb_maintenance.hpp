@@ -1,5 +1,6 @@
 // arch/arm64/tlb_maintenance: the TlbMaintenance hook in real instructions, for a stage-1 table of
-// the EL1&0 regime (where an OP-TEE core runs) or of the EL3 regime. AArch64 builds only.
+// the EL1&0 regime (where an OP-TEE core runs), the EL2 regime or the EL3 regime, and for a stage-2
+// table at EL2. AArch64 builds only.
 //
 // One call covers one operation's whole input range: DSB ISHST (cleared descriptors reach the
 // walker), then one TLBI by VA per `stride` — the last-level form when only leaves went, the form
@@ -8,7 +9,10 @@
 // shareable domain) and ISB. Inner-shareable forms: other CPUs may hold the old entries. EL1
 // invalidations name no ASID (the "all ASIDs" forms): the core's mappings are global.
 //
-// Stage-2 tables need EL2's own sequence (TLBI IPAS2E1IS, then VMALLE1IS) and are not handled here.
+// At EL2 the same class also serves a stage-2 table (the guest whose VMID VTTBR_EL2 holds): TLBI
+// IPAS2E1IS (IPAS2LE1IS for leaves only) per stride, then, because the TLB may also hold combined
+// stage 1 + stage 2 entries tagged by VA that no IPA operation can name, DSB ISH and TLBI
+// VMALLE1IS for that VMID (the Arm ARM's sequence for a stage-2 change).
 #pragma once
 
 #if defined(__aarch64__)
@@ -19,7 +23,7 @@
 
 namespace teemm::arm64 {
 
-enum class TlbRegime : unsigned char { kEl1, kEl3 };
+enum class TlbRegime : unsigned char { kEl1, kEl2, kEl3 };
 
 class AArch64TlbMaintenance final : public TlbMaintenance {
  public:
@@ -29,7 +33,7 @@ class AArch64TlbMaintenance final : public TlbMaintenance {
   explicit AArch64TlbMaintenance(TlbRegime regime, uint64_t max_by_va = kDefaultMaxByVa)
       : regime_(regime), max_by_va_(max_by_va) {}
 
-  // `stage` must be kStage1 (the hook of a stage-1 table); anything else is a programming error.
+  // `stage` must be kStage1, or kStage2 for the kEl2 regime; anything else is a programming error.
   void invalidate(Stage stage, uint64_t input, uint64_t size, uint64_t stride, bool leaf_only) override;
 
   uint64_t calls() const { return calls_; }
@@ -39,6 +43,7 @@ class AArch64TlbMaintenance final : public TlbMaintenance {
  private:
   void invalidate_page(uint64_t va, bool leaf_only) const;
   void invalidate_all() const;
+  void invalidate_stage2(uint64_t ipa, uint64_t size, uint64_t stride, bool leaf_only);
 
   TlbRegime regime_;
   uint64_t max_by_va_;

@@ -122,9 +122,11 @@ class TableEditor {
     });
   }
 
-  Status prepare_unmap(unsigned level, const uint64_t* entries, uint64_t start, uint64_t end,
-                       uint64_t& tables_needed) const {
+  // `holes_allowed`: invalid entries in the range are skipped (unmap_present) instead of refused.
+  Status prepare_unmap(unsigned level, const uint64_t* entries, uint64_t start, uint64_t end, uint64_t& tables_needed,
+                       bool holes_allowed) const {
     if (level == kLastLevel) {  // the common case, kept to one tight loop
+      if (holes_allowed) return Status();
       const unsigned first = level_index(start, kLastLevel);
       const unsigned count = static_cast<unsigned>((end - start) >> kPageShift);
       uint64_t all_valid = kDescriptorValid;
@@ -133,9 +135,10 @@ class TableEditor {
     }
     return for_each_piece(level, start, end, [&](const Piece& piece) -> Status {
       const uint64_t d = entries[piece.index];
-      if (!descriptor_is_valid(d)) return Error::kNotMapped;
+      if (!descriptor_is_valid(d)) return holes_allowed ? Status() : Status(Error::kNotMapped);
       if (descriptor_is_table(d, level))
-        return prepare_unmap(level + 1, pool_.entries(descriptor_next_table(d)), piece.start, piece.end, tables_needed);
+        return prepare_unmap(level + 1, pool_.entries(descriptor_next_table(d)), piece.start, piece.end, tables_needed,
+                             holes_allowed);
       if (!piece.whole) tables_needed += tables_to_split(level, piece.start, piece.end);
       return Status();
     });
@@ -149,6 +152,7 @@ class TableEditor {
     if (level == kLastLevel) return clear_pages(entries, live, start, end, finest_level);
     (void)for_each_piece(level, start, end, [&](const Piece& piece) {
       uint64_t& d = entries[piece.index];
+      if (!descriptor_is_valid(d)) return Status();  // a hole (unmap_present only: unmap refused them)
       if (!descriptor_is_table(d, level) && piece.whole) {
         d = 0;
         --live;
@@ -190,10 +194,14 @@ class TableEditor {
   void clear_pages(uint64_t* entries, uint16_t& live, uint64_t start, uint64_t end, unsigned& finest_level) {
     const unsigned first = level_index(start, kLastLevel);
     const unsigned count = static_cast<unsigned>((end - start) >> kPageShift);
-    for (unsigned i = 0; i < count; ++i) entries[first + i] = 0;
-    live = static_cast<uint16_t>(live - count);
-    table_.statistics_.leaves[kLastLevel] -= count;
-    finest_level = kLastLevel;
+    unsigned cleared = 0;  // all of them after unmap's prepare; fewer for unmap_present
+    for (unsigned i = 0; i < count; ++i) {
+      cleared += static_cast<unsigned>(entries[first + i] & kDescriptorValid);
+      entries[first + i] = 0;
+    }
+    live = static_cast<uint16_t>(live - cleared);
+    table_.statistics_.leaves[kLastLevel] -= cleared;
+    if (cleared != 0) finest_level = kLastLevel;
   }
 
   template <typename Output>
@@ -244,7 +252,14 @@ class TableEditor {
   }
 
   void release_table(PhysAddr table, unsigned level) {
+#if defined(TEEMM_TEST_EARLY_TABLE_RELEASE)
+    // Test-only sabotage (never defined in a real build): the page is reusable at once, before the
+    // TLB invalidation that covers it (the host test of the ordering must fail).
     pool_.release(table);
+#else
+    // Unlinked, but a walk cache may still point here until unmap's invalidation completes.
+    pool_.release_after_invalidation(table);
+#endif
     --table_.statistics_.table_pages;
     --table_.statistics_.tables[level];
   }
@@ -253,8 +268,13 @@ class TableEditor {
   TablePool& pool_;
 };
 
-Result<TranslationTable> TranslationTable::create(TablePool& pool, Stage stage, unsigned input_bits) {
+Result<TranslationTable> TranslationTable::create(TablePool& pool, Stage stage, unsigned input_bits,
+                                                  unsigned output_bits) {
   if (input_bits < 25 || input_bits > kMaxAddressBits) return Error::kInvalidArgument;
+  if (output_bits < 32 || output_bits > kMaxAddressBits) return Error::kInvalidArgument;
+  // Every table page must be reachable by the walker: above the output size it is an address-size fault.
+  if (!range_fits(pool.base().value, uint64_t{pool.capacity()} << kPageShift, uint64_t{1} << output_bits))
+    return Error::kAddressOverflow;
   const Result<PhysAddr> root = pool.allocate();
   if (!root) return root.error();
   TranslationTable table;
@@ -262,6 +282,7 @@ Result<TranslationTable> TranslationTable::create(TablePool& pool, Stage stage, 
   table.root_ = root.value();
   table.stage_ = stage;
   table.input_bits_ = input_bits;
+  table.output_bits_ = output_bits;
   table.statistics_.table_pages = 1;
   table.statistics_.tables[start_level_for(input_bits)] = 1;
   return table;
@@ -288,7 +309,10 @@ Status TranslationTable::map_with(uint64_t input, uint64_t size, const Output& o
     return status;
   if (tables_needed > pool_->available()) return Error::kOutOfMemory;
   editor.commit_map(level, root_, input, input + size, output, attribute_bits, options.allow_blocks);
-  table_write_barrier();  // new leaves visible before the caller touches the range
+  // The new entries replaced invalid ones, which no TLB caches, so no invalidation is needed; but
+  // they must reach the walker (DSB) and this CPU must not have looked the range up already in
+  // instructions fetched before the writes (ISB), before the caller uses the mapping.
+  table_publish_barrier();
   return Status();
 }
 
@@ -297,7 +321,7 @@ Status TranslationTable::map(uint64_t input, uint64_t output, uint64_t size, uin
   if (size == 0) return Error::kZeroSize;
   if (Status s = check_input_range(input, size, input_limit()); !s) return s;
   if ((output & kPageMask) != 0) return Error::kMisaligned;
-  if (!range_fits(output, size, kAddressLimit)) return Error::kAddressOverflow;
+  if (!range_fits(output, size, output_limit())) return Error::kAddressOverflow;
   return map_with(input, size, ContiguousOutput{input, output}, attribute_bits, options);
 }
 
@@ -309,18 +333,24 @@ Status TranslationTable::map_pages(uint64_t input, const PhysAddr* pages, uint64
   if (Status s = check_input_range(input, size, input_limit()); !s) return s;
   for (uint64_t i = 0; i < count; ++i) {
     if (!pages[i].is_page_aligned()) return Error::kMisaligned;
-    if (pages[i].value >= kAddressLimit) return Error::kAddressOverflow;
+    if (pages[i].value >= output_limit()) return Error::kAddressOverflow;
   }
   return map_with(input, size, PageListOutput{input, pages}, attribute_bits, options);
 }
 
-Status TranslationTable::unmap(uint64_t input, uint64_t size) {
+Status TranslationTable::unmap(uint64_t input, uint64_t size) { return unmap_with(input, size, false); }
+
+Status TranslationTable::unmap_present(uint64_t input, uint64_t size) { return unmap_with(input, size, true); }
+
+Status TranslationTable::unmap_with(uint64_t input, uint64_t size, bool holes_allowed) {
   if (size == 0) return Error::kZeroSize;
   if (Status s = check_input_range(input, size, input_limit()); !s) return s;
   TableEditor editor(*this);
   const unsigned level = start_level();
   uint64_t tables_needed = 0;
-  if (Status status = editor.prepare_unmap(level, pool_->entries(root_), input, input + size, tables_needed); !status)
+  if (Status status =
+          editor.prepare_unmap(level, pool_->entries(root_), input, input + size, tables_needed, holes_allowed);
+      !status)
     return status;
   if (tables_needed > pool_->available()) return Error::kOutOfMemory;
   unsigned finest_level = kLastLevel + 1;
@@ -328,6 +358,8 @@ Status TranslationTable::unmap(uint64_t input, uint64_t size) {
   editor.commit_unmap(level, root_, input, input + size, finest_level, tables_freed);
   if (tlb_ != nullptr && finest_level <= kLastLevel)
     tlb_->invalidate(stage_, input, size, level_block_size(finest_level), !tables_freed);
+  // Only now, with no walk able to reach them, may the unlinked table pages be reused.
+  pool_->reclaim_pending();
   return Status();
 }
 

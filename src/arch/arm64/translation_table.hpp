@@ -47,8 +47,12 @@ class TranslationTable {
   TranslationTable() = default;
 
   // A new, empty regime whose root comes from `pool`. `input_bits` is the size of the input
-  // address space (25..48); it fixes the start level.
-  static Result<TranslationTable> create(TablePool& pool, Stage stage, unsigned input_bits);
+  // address space (25..48); it fixes the start level. `output_bits` (32..48) is the output
+  // address size the regime is programmed with (TCR_ELx.{I}PS, VTCR_EL2.PS): no output address,
+  // and no table page of `pool`, may lie at or above 2^output_bits (kAddressOverflow), since the
+  // CPU would raise an address-size fault there.
+  static Result<TranslationTable> create(TablePool& pool, Stage stage, unsigned input_bits,
+                                         unsigned output_bits = kMaxAddressBits);
 
   // Maps [input, input + size) to [output, output + size) with `attribute_bits` (from
   // encode_leaf_attributes). All three must be page aligned; the whole input range must be unmapped.
@@ -58,14 +62,21 @@ class TranslationTable {
   Status map_pages(uint64_t input, const PhysAddr* pages, uint64_t count, uint64_t attribute_bits,
                    MapOptions options = {});
   // Removes the mapping of [input, input + size), which must be mapped in full. Blocks reaching
-  // outside the range are split; emptied tables return to the pool.
+  // outside the range are split; emptied tables return to the pool, but only after the TLB
+  // maintenance hook has been called for the range (a walk cache may point at them until then).
   Status unmap(uint64_t input, uint64_t size);
+  // Removes whatever is mapped in [input, input + size), skipping holes: for teardown that must
+  // make progress even when the range is no longer mapped in full. Blocks reaching outside the
+  // range are split (kOutOfMemory when the pool cannot, and then nothing changed).
+  Status unmap_present(uint64_t input, uint64_t size);
 
   void set_tlb_maintenance(TlbMaintenance* tlb) { tlb_ = tlb; }
 
   PhysAddr root() const { return root_; }
   Stage stage() const { return stage_; }
   unsigned input_bits() const { return input_bits_; }
+  unsigned output_bits() const { return output_bits_; }
+  uint64_t output_limit() const { return uint64_t{1} << output_bits_; }
   unsigned start_level() const { return start_level_for(input_bits_); }
   uint64_t input_limit() const { return uint64_t{1} << input_bits_; }
   const TableStatistics& statistics() const { return statistics_; }
@@ -75,6 +86,7 @@ class TranslationTable {
   void destroy();
 
  private:
+  Status unmap_with(uint64_t input, uint64_t size, bool holes_allowed);
   template <typename Output>
   Status map_with(uint64_t input, uint64_t size, const Output& output, uint64_t attribute_bits, MapOptions options);
 
@@ -83,6 +95,7 @@ class TranslationTable {
   PhysAddr root_;
   Stage stage_ = Stage::kStage1;
   unsigned input_bits_ = 0;
+  unsigned output_bits_ = kMaxAddressBits;
   TableStatistics statistics_;
 
   friend class TableEditor;
@@ -93,8 +106,9 @@ class TranslationTable {
 class Stage1Table {
  public:
   static Result<Stage1Table> create(TablePool& pool, unsigned va_bits,
-                                    TranslationRegime regime = TranslationRegime::kEl1And0) {
-    Result<TranslationTable> table = TranslationTable::create(pool, Stage::kStage1, va_bits);
+                                    TranslationRegime regime = TranslationRegime::kEl1And0,
+                                    unsigned pa_bits = kMaxAddressBits) {
+    Result<TranslationTable> table = TranslationTable::create(pool, Stage::kStage1, va_bits, pa_bits);
     if (!table) return table.error();
     Stage1Table result;
     result.table_ = table.value();
@@ -109,6 +123,7 @@ class Stage1Table {
   }
   TranslationRegime regime() const { return regime_; }
   Status unmap(VirtAddr va, Size size) { return table_.unmap(va.value, size.bytes); }
+  Status unmap_present(VirtAddr va, Size size) { return table_.unmap_present(va.value, size.bytes); }
   TranslationTable& raw() { return table_; }
   const TranslationTable& raw() const { return table_; }
 
@@ -123,8 +138,8 @@ class Stage1Table {
 // Typed front end for a stage-2 regime: intermediate physical addresses in, physical out.
 class Stage2Table {
  public:
-  static Result<Stage2Table> create(TablePool& pool, unsigned ipa_bits) {
-    Result<TranslationTable> table = TranslationTable::create(pool, Stage::kStage2, ipa_bits);
+  static Result<Stage2Table> create(TablePool& pool, unsigned ipa_bits, unsigned pa_bits = kMaxAddressBits) {
+    Result<TranslationTable> table = TranslationTable::create(pool, Stage::kStage2, ipa_bits, pa_bits);
     if (!table) return table.error();
     Stage2Table result;
     result.table_ = table.value();

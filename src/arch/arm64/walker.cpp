@@ -35,7 +35,8 @@ DecodedAttributes decode_stage1(uint64_t d) {
   const bool uxn = (d & bit(54)) != 0;
   // EL1&0 regime: an EL0-writable page is never privileged-executable, whatever PXN says.
   a.privileged = {true, !read_only, !pxn && !(el0_access && !read_only)};
-  a.unprivileged = {el0_access, el0_access && !read_only, el0_access && !uxn};
+  // EL0 execute depends on UXN alone: AP[2:1] = 00 with UXN = 0 is execute-only at EL0.
+  a.unprivileged = {el0_access, el0_access && !read_only, !uxn};
   a.single_privilege_execute = !uxn;  // at EL2/EL3 bit 54 is XN and PXN is RES0
   return a;
 }
@@ -67,11 +68,16 @@ DecodedAttributes decode_attributes(Stage stage, uint64_t descriptor) {
   return stage == Stage::kStage1 ? decode_stage1(descriptor) : decode_stage2(descriptor);
 }
 
-WalkResult walk(const TableMemory& memory, PhysAddr root, Stage stage, unsigned input_bits, uint64_t input) {
+WalkResult walk(const TableMemory& memory, PhysAddr root, Stage stage, unsigned input_bits, uint64_t input,
+                unsigned output_bits) {
   unsigned level = input_bits > 39 ? 0 : input_bits > 30 ? 1 : 2;
   // An input address outside the regime's range is a translation fault at level 0, whatever level
   // the walk would start at (Arm ARM, AArch64.VAIsOutOfRange / IPAIsOutOfRange).
   if (input_bits < 64 && (input >> input_bits) != 0) return fault_at(FaultKind::kTranslation, 0, 0);
+  // Address bits [47:output_bits] of a base register or descriptor must be zero (Arm ARM,
+  // AArch64.S1Walk / S2Walk: "AddressSize" fault). Above 48 bits the descriptor format has no room.
+  const uint64_t above_output = output_bits >= 48 ? 0 : (0x0000FFFFFFFFFFFFULL & ~((uint64_t{1} << output_bits) - 1));
+  if ((root.value & above_output) != 0) return fault_at(FaultKind::kAddressSize, level, 0);
   uint64_t table_address = root.value;
   for (;; ++level) {
     const uint64_t* table = memory.table(PhysAddr(table_address));
@@ -82,11 +88,13 @@ WalkResult walk(const TableMemory& memory, PhysAddr root, Stage stage, unsigned 
     if ((d & 1) == 0) return fault_at(FaultKind::kTranslation, level, d);
     const uint64_t address = d & 0x0000FFFFFFFFF000ULL;
     if (level < 3 && type == 0b11) {  // table descriptor
+      if ((address & above_output) != 0) return fault_at(FaultKind::kAddressSize, level, d);
       table_address = address;
       continue;
     }
     // Leaf: a page at level 3, a block at levels 1-2; level 0 blocks and level 3 "blocks" are reserved.
     if ((level == 3 && type != 0b11) || level == 0) return fault_at(FaultKind::kTranslation, level, d);
+    if ((address & above_output) != 0) return fault_at(FaultKind::kAddressSize, level, d);
     const uint64_t leaf_size = uint64_t{1} << shift;
     WalkResult r;
     r.level = level;

@@ -16,6 +16,13 @@ inline constexpr uint64_t kGicSize = 0x2'0000;
 inline constexpr uint64_t kUart0Base = 0x0900'0000;       // PL011, non-secure console
 inline constexpr uint64_t kSecureUartBase = 0x0904'0000;  // PL011, secure world's console
 inline constexpr uint64_t kUartSize = 0x1000;
+// Devices the core may ioremap at run time (QEMU hw/arm/virt.c memmap), not mapped at boot.
+inline constexpr uint64_t kRtcBase = 0x0901'0000;         // PL031
+inline constexpr uint64_t kGpioBase = 0x0903'0000;        // PL061, non-secure
+inline constexpr uint64_t kSecureGpioBase = 0x090b'0000;  // PL061, secure=on only
+inline constexpr uint64_t kPl0x1Size = 0x1000;
+inline constexpr uint64_t kVirtioMmioBase = 0x0a00'0000;  // 32 transports of 0x200 bytes
+inline constexpr uint64_t kVirtioMmioSize = 0x4000;
 inline constexpr uint64_t kSecureRamBase = 0x0e00'0000;  // 16 MiB; the first MiB holds boot firmware
 inline constexpr uint64_t kSecureRamSize = 0x100'0000;
 inline constexpr uint64_t kTeeRamBase = 0x0e10'0000;
@@ -46,6 +53,10 @@ inline constexpr mm::Region kRegions[] = {
     mm::mapped_region("nsec-shm", mm::MemoryType::kNsecShm, kNsecShmBase, kNsecShmSize),
     mm::va_reservation("shm-vaspace", mm::MemoryType::kShmVaspace, kShmVaSpaceSize),
     mm::va_reservation("io-vaspace", mm::MemoryType::kResVaspace, kIoVaSpaceSize),
+    mm::device_region("rtc", mm::MemoryType::kIoNsec, kRtcBase, kPl0x1Size),
+    mm::device_region("gpio", mm::MemoryType::kIoNsec, kGpioBase, kPl0x1Size),
+    mm::device_region("secure-gpio", mm::MemoryType::kIoSec, kSecureGpioBase, kPl0x1Size),
+    mm::device_region("virtio-mmio", mm::MemoryType::kIoNsec, kVirtioMmioBase, kVirtioMmioSize),
     mm::sdp_region("sdp", kSdpBase, kSdpSize),
     mm::nsec_ddr_region("nsec-ddr", kDramBase, kDramSize),
     mm::ddr_region("secure-ram", kSecureRamBase, kSecureRamSize),
