@@ -62,7 +62,10 @@ inline constexpr TypeAttributes kTypeAttributes[kMemoryTypeCount] = {
     {MemoryType::kTeeRamRx, "TEE_RAM_RX", Placement::kMappedAtBoot, true, kReadExecute, MemoryKind::kNormalWriteBack},
     {MemoryType::kTeeRamRo, "TEE_RAM_RO", Placement::kMappedAtBoot, true, kReadOnly, MemoryKind::kNormalWriteBack},
     {MemoryType::kTeeRamRw, "TEE_RAM_RW", Placement::kMappedAtBoot, true, kReadWrite, MemoryKind::kNormalWriteBack},
-    {MemoryType::kTeeCoherent, "TEE_COHERENT", Placement::kMappedAtBoot, true, kReadWriteExecute,
+    // OP-TEE maps TEE_COHERENT as RWX device memory. teemm: Normal non-cacheable and RW (see
+    // docs/ARCHITECTURE.md, "Choices worth knowing"): coherent data needs no cache, not Device
+    // semantics, and nothing executes from it, so W^X holds.
+    {MemoryType::kTeeCoherent, "TEE_COHERENT", Placement::kMappedAtBoot, true, kReadWrite,
      MemoryKind::kNormalNonCacheable},
     {MemoryType::kTeeAsan, "TEE_ASAN", Placement::kMappedAtBoot, true, kReadWrite, MemoryKind::kNormalWriteBack},
     {MemoryType::kTaRam, "TA_RAM", Placement::kMappedAtBoot, true, kReadWrite, MemoryKind::kNormalWriteBack},

@@ -77,7 +77,8 @@ WalkResult walk(const TableMemory& memory, PhysAddr root, Stage stage, unsigned 
   // Address bits [47:output_bits] of a base register or descriptor must be zero (Arm ARM,
   // AArch64.S1Walk / S2Walk: "AddressSize" fault). Above 48 bits the descriptor format has no room.
   const uint64_t above_output = output_bits >= 48 ? 0 : (0x0000FFFFFFFFFFFFULL & ~((uint64_t{1} << output_bits) - 1));
-  if ((root.value & above_output) != 0) return fault_at(FaultKind::kAddressSize, level, 0);
+  // A base address above the output size is reported at level 0, whatever the start level.
+  if ((root.value & above_output) != 0) return fault_at(FaultKind::kAddressSize, 0, 0);
   uint64_t table_address = root.value;
   for (;; ++level) {
     const uint64_t* table = memory.table(PhysAddr(table_address));
