@@ -147,7 +147,8 @@ TEST(Cli, ErrorsAreOneLineOnStderrWithNonZeroStatus) {
       {"translate -5", 2, "teemm: invalid virtual address '-5'\n"},
       {"map extra", 2, "teemm: unexpected argument 'extra'\n"},
       {"map --va-offset 0x800", 2, "teemm: --va-offset must be a multiple of 4 KiB\n"},
-      {"map --va-offset 0xfffffffffffff000", 1, "teemm: layout refused: region 'gic': address overflow\n"},
+      {"map --va-offset 0xfffffffffffff000", 1,
+       "teemm: layout refused: --va-offset 0xfffffffffffff000: address overflow\n"},
   };
   for (const auto& c : cases) {
     const CliRun r = run(c.arguments);
@@ -265,6 +266,19 @@ TEST(Cli, ZeroSizeIsAUsageErrorForShmAndIoremapAlike) {
   EXPECT_NE(r.out.find("  io    VA 0x000012c00000  size 4 KiB      PA 0x00000a000000"), std::string::npos) << r.out;
 }
 
+TEST(Cli, BadVaOffsetIsBlamedOnTheVaOffset) {
+  // The layout's refusal named region 'gic', the first region that the offset pushed past 2^64.
+  CliRun r = run("map --va-offset 0xfffffffffffff000");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "teemm: layout refused: --va-offset 0xfffffffffffff000: address overflow\n");
+  r = run("map --va-offset 0x123");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "teemm: --va-offset must be a multiple of 4 KiB\n");
+  r = run("translate 0x1000 --va-offset 0x8000000000000");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "teemm: layout refused: --va-offset 0x8000000000000: address overflow\n");
+}
+
 TEST(Cli, NumbersPast64BitsAreRefusedNotWrapped) {
   const struct {
     const char* arguments;
@@ -301,6 +315,9 @@ TEST(Cli, ExitStatusSaysWhoRefused) {
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err.rfind("teemm: ioremap of PA 0xa000000: ", 0), 0u) << r.err;
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  r = run("map --shm 0xfffffffffffff000,2");  // a range that would wrap past 2^64
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "teemm: shared memory at PA 0xfffffffffffff000: address overflow\n");
   for (const char* usage : {"map --shm", "map --shm 0x40400000", "map --shm 0x40400000,1,2",
                             "map --shm 0x40400000,2000000", "map --ioremap 0x0a000000,0x200,maybe", "dump --json",
                             "--json map", "map dump", "translate 1 2", "help nosuch", "-x"}) {
