@@ -7,6 +7,9 @@
 #include <array>
 #include <cstdio>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "number.hpp"
 
@@ -68,6 +71,51 @@ TEST(Cli, MapJsonHasTheDocumentedFields) {
   EXPECT_NE(r.out.find("\"pa\": null"), std::string::npos);  // reservations have no PA
   EXPECT_NE(r.out.find("\"tables\": {\"pages\": 7"), std::string::npos);
   EXPECT_NE(r.out.find("{\"level\": 2, \"tables\": 2, \"table_descriptors\": 4, \"blocks\": 5}"), std::string::npos);
+}
+
+// Keys of a JSON object, in the order they were printed.
+std::vector<std::string> keys_of(const nlohmann::ordered_json& object) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : object.items()) keys.push_back(key);
+  return keys;
+}
+
+bool is_hex_address(const nlohmann::ordered_json& value) {
+  if (!value.is_string()) return false;
+  const std::string text = value.get<std::string>();
+  return text.size() >= 14 && text.rfind("0x", 0) == 0 &&
+         text.find_first_not_of("0123456789abcdef", 2) == std::string::npos;
+}
+
+TEST(Cli, JsonIsJsonWithHexAddressesAndFieldsInOrder) {
+  CliRun r = run("map --json --shm 0x40400000,3 --ioremap 0x0a000000,0x200");
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto map = nlohmann::ordered_json::parse(r.out);  // not const: a missing key reads as null
+  EXPECT_EQ(keys_of(map),
+            (std::vector<std::string>{"platform", "va_bits", "va_offset", "regions", "dynamic", "tables"}));
+  EXPECT_EQ(map["va_bits"], 39);
+  EXPECT_TRUE(is_hex_address(map["va_offset"]));
+  ASSERT_EQ(map["regions"].size(), 10u);
+  for (auto& region : map["regions"]) {
+    EXPECT_EQ(keys_of(region), (std::vector<std::string>{"name", "type", "pa", "va", "size", "attrs"})) << region;
+    EXPECT_TRUE(region["pa"].is_null() || is_hex_address(region["pa"])) << region;
+    EXPECT_EQ(region["pa"].is_null(), region["attrs"]["mapped"] == false) << region;
+    EXPECT_TRUE(is_hex_address(region["va"])) << region;
+    EXPECT_TRUE(region["size"].is_number_unsigned()) << region;
+  }
+  ASSERT_EQ(map["dynamic"].size(), 2u);
+  EXPECT_EQ(map["dynamic"][0]["size"], 3 * 4096);
+  EXPECT_EQ(map["dynamic"][1]["pa"], "0x00000a000000");
+  EXPECT_EQ(keys_of(map["tables"]), (std::vector<std::string>{"pages", "pool_pa", "levels"}));
+
+  r = run("translate --json 0x0e200010");
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto walk = nlohmann::ordered_json::parse(r.out);
+  EXPECT_EQ(keys_of(walk), (std::vector<std::string>{"va", "pa", "level", "leaf_size", "descriptor", "attrs"}));
+  EXPECT_TRUE(is_hex_address(walk["descriptor"]));
+  r = run("translate --json 0x1000");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(keys_of(nlohmann::ordered_json::parse(r.out)), (std::vector<std::string>{"va", "fault"}));
 }
 
 TEST(Cli, TranslateAnswersWithPaOrFault) {
