@@ -1,12 +1,19 @@
-// tools/teemm: the command-line tool. Parses arguments, builds a session for the chosen platform
-// and prints what the subcommand asks for. Every error is one line on stderr and a non-zero exit.
-#include <cerrno>
+// tools/teemm: the command-line tool. CLI11 parses the command line into a subcommand (map, dump,
+// translate VA), each with its own generated --help; every number goes through the one grammar of
+// number.hpp; then a session is built for the chosen platform and the subcommand's output printed.
+//
+// Exit status, one rule: 2 for anything wrong with the command line (unknown command or option,
+// a malformed or out-of-domain number, a missing value or VA), 1 when the command line was
+// well-formed but the memory manager refused the work (a layout, a map, an ioremap), 0 otherwise.
+// Every error is exactly one line on stderr starting with "teemm: "; --help goes to stdout.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "number.hpp"
 #include "platform/builtin/qemu_virt.hpp"
 #include "render.hpp"
 #include "session.hpp"
@@ -14,35 +21,35 @@
 namespace {
 
 constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
+constexpr int kExitRefused = 1;
 
-const char* const kHelp =
-    "usage: teemm <command> [options]\n"
-    "\n"
-    "Lays out an OP-TEE-style static memory map and builds its VMSAv8-64 translation tables.\n"
-    "\n"
-    "commands:\n"
-    "  map                 the regions (name, type, PA, VA, size, attributes) and a table summary\n"
-    "  dump                every valid descriptor, level by level\n"
-    "  translate VA        walk the tables for one virtual address\n"
-    "  help                this text\n"
-    "\n"
-    "options:\n"
-    "  --platform NAME     built-in platform (default: qemu-virt)\n"
-    "  --va-bits N         size of the virtual address space, 25..48 (default: 39)\n"
-    "  --va-offset X       map physical regions at PA + X (default: 0, identity)\n"
-    "  --json              machine-readable output (map, translate)\n"
-    "  --shm PA,PAGES      map PAGES contiguous normal-world pages from PA as dynamic shared memory\n"
-    "  --ioremap PA,SIZE[,secure|nonsecure]\n"
-    "                      map device registers from the IO reservation (default non-secure)\n"
-    "                      (both repeatable; the dynamic ranges show in map and translate)\n"
-    "  -h, --help          this text\n";
+constexpr uint64_t kMaxShmPages = uint64_t{1} << 20;
 
-struct Arguments {
-  std::string command;
+const char* const kDescription =
+    "Lays out an OP-TEE-style static memory map and builds its VMSAv8-64 translation tables.";
+const char* const kFooter =
+    "Numbers are decimal (010 is ten) or 0x-prefixed hex, at most 2^64-1; no sign, no spaces.\n"
+    "--shm and --ioremap are repeatable; the dynamic ranges show in map and translate.\n"
+    "Exit status: 0 done, 1 refused by the memory manager, 2 a bad command line.";
+
+// The command line as given: every number still text, converted by one grammar after parsing.
+struct CommandLine {
   std::string platform = "qemu-virt";
-  std::vector<std::string> positional;
+  std::string va_bits;
+  std::string va_offset;
+  std::vector<std::string> shm;
+  std::vector<std::string> ioremap;
+  std::string va;
+  std::string help_topic;
+  bool json = false;
+};
+
+// What the command line asks for, checked and converted.
+struct Request {
+  std::string command;
+  std::string platform;
   teemm::tool::SessionOptions options;
+  uint64_t va = 0;
   bool json = false;
 };
 
@@ -51,14 +58,121 @@ int fail(int status, const std::string& message) {
   return status;
 }
 
-bool parse_number(const std::string& text, uint64_t* value) {
-  if (text.empty() || text[0] == '-') return false;
-  errno = 0;
-  char* end = nullptr;
-  const unsigned long long parsed = std::strtoull(text.c_str(), &end, 0);
-  if (errno != 0 || end == text.c_str() || *end != '\0') return false;
-  *value = parsed;
-  return true;
+// CLI11's own messages, folded onto the one line an error gets.
+std::string one_line(std::string text) {
+  for (char& c : text)
+    if (c == '\n') c = ' ';
+  return text;
+}
+
+// The help text: usage first, then the description, arguments, options and commands.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  HelpFormatter() {
+    label("Positionals", "arguments");
+    column_width(26);
+  }
+
+  std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
+    if (mode == CLI::AppFormatMode::Sub) return make_expanded(app);
+    return make_usage(app, name) + "\n" + make_description(app) + make_positionals(app) + make_groups(app, mode) +
+           make_subcommands(app, mode) + "\n" + make_footer(app);
+  }
+
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    const auto named = [](const CLI::App* sub) { return !sub->get_name().empty(); };
+    if (!app->get_subcommands(named).empty()) return "usage: " + name + " <command> [options]\n";
+    std::string out = "usage: " + name;
+    for (const CLI::Option* positional : app->get_options([](const CLI::Option* o) { return o->get_positional(); }))
+      out += " " + positional->get_name(true);
+    return out + " [options]\n";
+  }
+};
+
+// Options every command takes: the platform, its layout and the dynamic mappings to make.
+void add_session_options(CLI::App* command, CommandLine* line) {
+  command->add_option("--platform", line->platform, "built-in platform (default: qemu-virt)")->type_name("NAME");
+  command->add_option("--va-bits", line->va_bits, "VA space size in bits, 25..48 (default: 39)")->type_name("N");
+  command->add_option("--va-offset", line->va_offset, "map physical regions at PA + X, a 4 KiB multiple (default: 0)")
+      ->type_name("X");
+  command->add_option("--shm", line->shm, "map PAGES (1..1048576) normal-world pages from PA as shared memory")
+      ->option_text("PA,PAGES")
+      ->allow_extra_args(false);
+  command->add_option("--ioremap", line->ioremap, "map SIZE bytes of device registers (default non-secure)")
+      ->option_text("PA,SIZE[,secure|nonsecure]")
+      ->allow_extra_args(false);
+}
+
+void define_commands(CLI::App* app, CommandLine* line) {
+  app->formatter(std::make_shared<HelpFormatter>());
+  app->option_defaults()->group("options")->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app->set_help_flag("-h,--help", "this text");
+  app->footer(kFooter);
+  // Leftovers are collected, not thrown, so that check_leftovers() can name them in the tool's words.
+  app->allow_extras();
+  app->require_subcommand(0, 1);
+
+  CLI::App* map = app->add_subcommand("map", "the regions (name, type, PA, VA, size, attributes) and a table summary");
+  add_session_options(map, line);
+  map->add_flag("--json", line->json, "machine-readable output");
+
+  CLI::App* dump = app->add_subcommand("dump", "every valid descriptor, level by level");
+  add_session_options(dump, line);
+
+  CLI::App* translate = app->add_subcommand("translate", "walk the tables for one virtual address");
+  translate->add_option("VA", line->va, "the virtual address to walk")->type_name("");
+  add_session_options(translate, line);
+  translate->add_flag("--json", line->json, "machine-readable output");
+
+  CLI::App* help = app->add_subcommand("help", "this text, or a command's");
+  help->add_option("COMMAND", line->help_topic, "map, dump or translate")->type_name("");
+
+  for (CLI::App* command : {map, dump, translate, help}) {
+    command->group("commands");
+    command->set_help_flag("-h,--help", "this text");
+    command->allow_extras();
+    command->footer(kFooter);
+  }
+}
+
+std::string unknown_option(const std::string& text) { return "unknown option '" + text + "' (see teemm --help)"; }
+
+// One argument CLI11 left over (none is "").
+struct Leftover {
+  std::string text;
+  bool option = false;
+};
+
+// The first of `rest`, skipping the "--" that CLI11 keeps there: nothing after it is an option, and
+// neither is "-5", which CLI11 also leaves to the positionals.
+Leftover first_leftover(const std::vector<std::string>& rest) {
+  bool positional_only = false;
+  for (const std::string& text : rest) {
+    if (text == "--" && !positional_only) {
+      positional_only = true;
+      continue;
+    }
+    const bool negative_number = text.size() > 1 && text[1] >= '0' && text[1] <= '9';
+    return {text, !positional_only && text.size() > 1 && text[0] == '-' && !negative_number};
+  }
+  return {};
+}
+
+// What CLI11 left over: unknown options and arguments no command takes.
+std::string check_leftovers(const CLI::App& app, const CLI::App* command) {
+  if (const Leftover top = first_leftover(app.remaining()); !top.text.empty())
+    return top.option ? unknown_option(top.text) : "unknown command '" + top.text + "' (see teemm --help)";
+  if (command == nullptr) return "missing command: map, dump or translate (see teemm --help)";
+  const Leftover rest = first_leftover(command->remaining());
+  if (rest.text.empty()) return "";
+  if (rest.option) return unknown_option(rest.text);
+  if (command->get_name() == "translate") return "translate takes exactly one virtual address";
+  return "unexpected argument '" + rest.text + "'";
+}
+
+std::string number(const char* option, const std::string& text, uint64_t* value) {
+  const teemm::tool::NumberError error = teemm::tool::parse_number(text, value);
+  return error == teemm::tool::NumberError::kNone ? "" : teemm::tool::number_refusal(option, text, error);
 }
 
 // Splits "a,b[,c]" at commas.
@@ -73,60 +187,59 @@ std::vector<std::string> split_commas(const std::string& text) {
   return parts;
 }
 
-// --shm PA,PAGES  and  --ioremap PA,SIZE[,secure]
-std::string parse_dynamic(const std::string& option, const std::string& value, Arguments* args) {
-  const std::vector<std::string> parts = split_commas(value);
-  uint64_t pa = 0, amount = 0;
-  const bool is_shm = option == "--shm";
-  const size_t max_parts = is_shm ? 2 : 3;
-  if (parts.size() < 2 || parts.size() > max_parts || !parse_number(parts[0], &pa) || !parse_number(parts[1], &amount))
-    return "invalid value for " + option + ": '" + value + "' (expected " + (is_shm ? "PA,PAGES" : "PA,SIZE[,secure]") +
-           ")";
-  if (is_shm) {
-    if (amount == 0 || amount > (uint64_t{1} << 20)) return "--shm takes 1 to 1048576 pages";
-    args->options.shared_memory.push_back({pa, amount});
-    return "";
-  }
-  if (parts.size() == 3 && parts[2] != "secure" && parts[2] != "nonsecure")
-    return "invalid security for --ioremap: '" + parts[2] + "' (secure or nonsecure)";
-  args->options.io.push_back({pa, amount, parts.size() == 3 && parts[2] == "secure"});
+// --shm PA,PAGES
+std::string check_shm(const std::string& text, Request* request) {
+  const std::vector<std::string> parts = split_commas(text);
+  if (parts.size() != 2) return "invalid value for --shm: '" + text + "' (expected PA,PAGES)";
+  teemm::tool::SharedMemoryRequest shm;
+  if (std::string e = number("--shm", parts[0], &shm.pa); !e.empty()) return e;
+  if (std::string e = number("--shm", parts[1], &shm.pages); !e.empty()) return e;
+  if (shm.pages == 0 || shm.pages > kMaxShmPages) return "--shm takes 1 to 1048576 pages: '" + text + "'";
+  request->options.shared_memory.push_back(shm);
   return "";
 }
 
-// Returns an empty string on success, else the usage error.
-std::string parse_arguments(int argc, char** argv, Arguments* args) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto next_value = [&](uint64_t* out) -> std::string {
-      if (i + 1 >= argc) return arg + " needs a value";
-      const std::string value = argv[++i];
-      return parse_number(value, out) ? "" : "invalid number for " + arg + ": '" + value + "'";
-    };
-    if (arg == "-h" || arg == "--help") {
-      args->command = "help";
-    } else if (arg == "--json") {
-      args->json = true;
-    } else if (arg == "--platform") {
-      if (i + 1 >= argc) return "--platform needs a value";
-      args->platform = argv[++i];
-    } else if (arg == "--va-bits") {
-      uint64_t bits = 0;
-      if (std::string e = next_value(&bits); !e.empty()) return e;
-      if (bits < 25 || bits > 48) return "--va-bits must be between 25 and 48";
-      args->options.layout.va_bits = static_cast<unsigned>(bits);
-    } else if (arg == "--shm" || arg == "--ioremap") {
-      if (i + 1 >= argc) return arg + " needs a value";
-      if (std::string e = parse_dynamic(arg, argv[++i], args); !e.empty()) return e;
-    } else if (arg == "--va-offset") {
-      if (std::string e = next_value(&args->options.layout.va_offset); !e.empty()) return e;
-      if ((args->options.layout.va_offset & 0xFFF) != 0) return "--va-offset must be a multiple of 4 KiB";
-    } else if (!arg.empty() && arg[0] == '-' && !(args->command == "translate" && args->positional.empty())) {
-      return "unknown option '" + arg + "' (see teemm --help)";
-    } else if (args->command.empty()) {
-      args->command = arg;
-    } else {
-      args->positional.push_back(arg);
-    }
+// --ioremap PA,SIZE[,secure|nonsecure]
+std::string check_ioremap(const std::string& text, Request* request) {
+  const std::vector<std::string> parts = split_commas(text);
+  if (parts.size() != 2 && parts.size() != 3)
+    return "invalid value for --ioremap: '" + text + "' (expected PA,SIZE[,secure])";
+  teemm::tool::IoRequest io;
+  if (std::string e = number("--ioremap", parts[0], &io.pa); !e.empty()) return e;
+  if (std::string e = number("--ioremap", parts[1], &io.size); !e.empty()) return e;
+  if (io.size == 0) return "--ioremap takes a non-zero size: '" + text + "'";
+  if (parts.size() == 3 && parts[2] != "secure" && parts[2] != "nonsecure")
+    return "invalid security for --ioremap: '" + parts[2] + "' (secure or nonsecure)";
+  io.secure = parts.size() == 3 && parts[2] == "secure";
+  request->options.io.push_back(io);
+  return "";
+}
+
+// Converts and checks every value of the chosen command. Returns the usage error, or "".
+std::string check_values(const CLI::App& command, const CommandLine& line, Request* request) {
+  request->command = command.get_name();
+  request->platform = line.platform;
+  request->json = line.json;
+  teemm::mm::LayoutOptions& layout = request->options.layout;
+  if (command.count("--va-bits") > 0) {
+    uint64_t bits = 0;
+    if (std::string e = number("--va-bits", line.va_bits, &bits); !e.empty()) return e;
+    if (bits < 25 || bits > 48) return "--va-bits must be between 25 and 48";
+    layout.va_bits = static_cast<unsigned>(bits);
+  }
+  if (command.count("--va-offset") > 0) {
+    if (std::string e = number("--va-offset", line.va_offset, &layout.va_offset); !e.empty()) return e;
+    if ((layout.va_offset & 0xFFF) != 0) return "--va-offset must be a multiple of 4 KiB";
+  }
+  for (const std::string& text : line.shm)
+    if (std::string e = check_shm(text, request); !e.empty()) return e;
+  for (const std::string& text : line.ioremap)
+    if (std::string e = check_ioremap(text, request); !e.empty()) return e;
+  if (request->command == "translate") {
+    if (command.count("VA") == 0) return "translate takes exactly one virtual address";
+    const teemm::tool::NumberError error = teemm::tool::parse_number(line.va, &request->va);
+    if (error == teemm::tool::NumberError::kTooLarge) return "invalid virtual address '" + line.va + "' (past 2^64-1)";
+    if (error != teemm::tool::NumberError::kNone) return "invalid virtual address '" + line.va + "'";
   }
   return "";
 }
@@ -138,40 +251,63 @@ bool load_platform(const std::string& name, std::vector<teemm::mm::Region>* regi
   return true;
 }
 
+int print(const std::string& text) {
+  std::fputs(text.c_str(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : fail(kExitRefused, "cannot write output");
+}
+
+// `teemm help [COMMAND]`: the tool's help (App::help() would give the help command's own), or a command's.
+int print_help(const CLI::App& app, const std::string& topic) {
+  if (topic.empty()) return print(app.get_formatter()->make_help(&app, "teemm", CLI::AppFormatMode::Normal));
+  for (const char* name : {"map", "dump", "translate"})
+    if (topic == name) return print(app.get_subcommand(name)->help("teemm"));
+  return fail(kExitUsage, "unknown command '" + topic + "' (see teemm --help)");
+}
+
+int run(const Request& request) {
+  std::vector<teemm::mm::Region> regions;
+  if (!load_platform(request.platform, &regions))
+    return fail(kExitUsage, "unknown platform '" + request.platform + "' (built in: qemu-virt)");
+  const teemm::tool::Session session(request.platform, regions, request.options);
+  if (!session.ok()) return fail(kExitRefused, session.error());
+
+  std::string out;
+  if (request.command == "map")
+    out = request.json ? teemm::tool::render_map_json(session) : teemm::tool::render_map_text(session);
+  else if (request.command == "dump")
+    out = teemm::tool::render_dump(session);
+  else
+    out = request.json ? teemm::tool::render_translation_json(session, request.va)
+                       : teemm::tool::render_translation_text(session, request.va);
+  return print(out);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  Arguments args;
-  if (std::string error = parse_arguments(argc, argv, &args); !error.empty()) return fail(kExitUsage, error);
-  if (args.command.empty() || args.command == "help") {
-    std::fputs(kHelp, args.command.empty() ? stderr : stdout);
-    return args.command.empty() ? kExitUsage : 0;
-  }
-  if (args.command != "map" && args.command != "dump" && args.command != "translate")
-    return fail(kExitUsage, "unknown command '" + args.command + "' (see teemm --help)");
-  uint64_t va = 0;
-  if (args.command == "translate") {
-    if (args.positional.size() != 1) return fail(kExitUsage, "translate takes exactly one virtual address");
-    if (!parse_number(args.positional[0], &va))
-      return fail(kExitUsage, "invalid virtual address '" + args.positional[0] + "'");
-  } else if (!args.positional.empty()) {
-    return fail(kExitUsage, "unexpected argument '" + args.positional[0] + "'");
+  CommandLine line;
+  CLI::App app(kDescription, "teemm");
+  define_commands(&app, &line);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success&) {  // --help: the help of the command it follows
+    return print(app.help());
+  } catch (const CLI::ArgumentMismatch& e) {
+    // The one mismatch these options can meet: a value missing at the end ("--va-bits: 1 required N missing").
+    const std::string what = e.what();
+    const size_t colon = what.find(": ");
+    return fail(kExitUsage, colon != std::string::npos && what.rfind("--", 0) == 0
+                                ? what.substr(0, colon) + " needs a value"
+                                : one_line(what));
+  } catch (const CLI::ParseError& e) {
+    return fail(kExitUsage, one_line(e.what()));
   }
 
-  std::vector<teemm::mm::Region> regions;
-  if (!load_platform(args.platform, &regions))
-    return fail(kExitUsage, "unknown platform '" + args.platform + "' (built in: qemu-virt)");
-  const teemm::tool::Session session(args.platform, regions, args.options);
-  if (!session.ok()) return fail(kExitFailure, session.error());
-
-  std::string out;
-  if (args.command == "map")
-    out = args.json ? teemm::tool::render_map_json(session) : teemm::tool::render_map_text(session);
-  else if (args.command == "dump")
-    out = teemm::tool::render_dump(session);
-  else
-    out = args.json ? teemm::tool::render_translation_json(session, va)
-                    : teemm::tool::render_translation_text(session, va);
-  std::fputs(out.c_str(), stdout);
-  return std::fflush(stdout) == 0 ? 0 : fail(kExitFailure, "cannot write output");
+  const std::vector<CLI::App*> chosen = app.get_subcommands();
+  const CLI::App* command = chosen.empty() ? nullptr : chosen.front();
+  if (std::string error = check_leftovers(app, command); !error.empty()) return fail(kExitUsage, error);
+  if (command->get_name() == "help") return print_help(app, line.help_topic);
+  Request request;
+  if (std::string error = check_values(*command, line, &request); !error.empty()) return fail(kExitUsage, error);
+  return run(request);
 }

@@ -1,6 +1,8 @@
 // Text and JSON rendering for the CLI (see render.hpp).
 #include "render.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cinttypes>
 #include <cstdio>
 #include <vector>
@@ -8,23 +10,67 @@
 namespace teemm::tool {
 namespace {
 
+// Members keep the order they were added in: tests and readers rely on it.
+using Json = nlohmann::ordered_json;
+
 std::string format(const char* fmt, auto... args) {
   char buffer[256];
   std::snprintf(buffer, sizeof(buffer), fmt, args...);
   return buffer;
 }
 
-std::string json_string(const char* text) {
-  std::string out = "\"";
-  for (const char* c = text; *c != '\0'; ++c) {
-    if (*c == '"' || *c == '\\') out += '\\';
-    if (static_cast<unsigned char>(*c) < 0x20) {
-      out += format("\\u%04x", static_cast<unsigned>(*c));
+// The tool's JSON layout: ", " and ": " between items, one line per value, except that a document
+// (`teemm map --json`) puts each top-level member on its own line and each element of a non-empty
+// top-level array on its own line too. nlohmann does the values; this only places the whitespace.
+void write_inline(const Json& value, std::string& out) {
+  if (value.is_object()) {
+    out += '{';
+    const char* separator = "";
+    for (const auto& [key, member] : value.items()) {
+      out += separator + Json(key).dump() + ": ";
+      write_inline(member, out);
+      separator = ", ";
+    }
+    out += '}';
+  } else if (value.is_array()) {
+    out += '[';
+    const char* separator = "";
+    for (const Json& element : value) {
+      out += separator;
+      write_inline(element, out);
+      separator = ", ";
+    }
+    out += ']';
+  } else {
+    out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+}
+
+std::string one_line(const Json& value) {
+  std::string out;
+  write_inline(value, out);
+  return out + "\n";
+}
+
+std::string document(const Json& object) {
+  std::string out = "{";
+  const char* separator = "\n  ";
+  for (const auto& [key, member] : object.items()) {
+    out += separator + Json(key).dump() + ": ";
+    separator = ",\n  ";
+    if (!member.is_array() || member.empty()) {
+      write_inline(member, out);
       continue;
     }
-    out += *c;
+    const char* element_separator = "[\n    ";
+    for (const Json& element : member) {
+      out += element_separator;
+      write_inline(element, out);
+      element_separator = ",\n    ";
+    }
+    out += "\n  ]";
   }
-  return out + "\"";
+  return out + "\n}\n";
 }
 
 // How much of a VA reservation the live address space uses (zero for one it does not manage).
@@ -44,14 +90,16 @@ std::string attributes_text(const Session& session, const mm::MapEntry& e) {
          memory_kind_name(t.memory);
 }
 
-std::string attributes_json(const Session& session, const mm::MapEntry& e) {
+Json attributes_json(const Session& session, const mm::MapEntry& e) {
   const mm::TypeAttributes& t = mm::type_attributes(e.type);
   if (e.is_va_reservation()) {
     const mm::ReservationUsage usage = usage_of(session, e);
-    return format("{\"mapped\": false, \"in_use\": %" PRIu64 ", \"ranges\": %zu}", usage.in_use.bytes, usage.ranges);
+    return {{"mapped", false}, {"in_use", usage.in_use.bytes}, {"ranges", usage.ranges}};
   }
-  return format("{\"secure\": %s, \"privileged\": \"%s\", \"memory\": \"%s\", \"mapped\": true}",
-                t.secure ? "true" : "false", access_string(t.privileged).c_str(), memory_kind_name(t.memory));
+  return {{"secure", t.secure},
+          {"privileged", access_string(t.privileged)},
+          {"memory", memory_kind_name(t.memory)},
+          {"mapped", true}};
 }
 
 // The live ranges, collected first: the visitor runs under the address-space lock, which the
@@ -73,24 +121,26 @@ std::string dynamic_ranges_text(const Session& session) {
   return out.empty() ? out : "\ndynamic ranges:\n" + out;
 }
 
-std::string dynamic_ranges_json(const Session& session) {
-  std::string out;
+Json dynamic_ranges_json(const Session& session) {
+  Json ranges = Json::array();
   for (const mm::VaRange& r : dynamic_ranges(session)) {
     const Result<PhysAddr> pa = session.space().virt_to_phys(r.start);
-    out += out.empty() ? "\n" : ",\n";
-    out += format("    {\"kind\": \"%s\", \"va\": \"%s\", \"size\": %" PRIu64 ", \"pa\": \"%s\", \"owner\": %u}",
-                  mm::va_range_kind_name(r.kind), hex(r.start.value).c_str(), r.size.bytes,
-                  pa ? hex(pa->value).c_str() : "", r.owner.value);
+    ranges.push_back({{"kind", mm::va_range_kind_name(r.kind)},
+                      {"va", hex(r.start.value)},
+                      {"size", r.size.bytes},
+                      {"pa", pa ? hex(pa->value) : ""},
+                      {"owner", r.owner.value}});
   }
-  return out.empty() ? "[]" : "[" + out + "\n  ]";
+  return ranges;
 }
 
-std::string decoded_json(const arm64::DecodedAttributes& a) {
-  return format(
-      "{\"secure\": %s, \"privileged\": \"%s\", \"unprivileged\": \"%s\", \"memory\": \"%s\", "
-      "\"shareability\": %" PRIu64 ", \"global\": %s}",
-      a.non_secure ? "false" : "true", access_string(a.privileged).c_str(), access_string(a.unprivileged).c_str(),
-      memory_kind_name(a.memory), a.shareability, a.global ? "true" : "false");
+Json decoded_json(const arm64::DecodedAttributes& a) {
+  return {{"secure", !a.non_secure},
+          {"privileged", access_string(a.privileged)},
+          {"unprivileged", access_string(a.unprivileged)},
+          {"memory", memory_kind_name(a.memory)},
+          {"shareability", a.shareability},
+          {"global", a.global}};
 }
 
 std::string decoded_text(const arm64::DecodedAttributes& a) {
@@ -171,30 +221,32 @@ std::string render_map_text(const Session& session) {
 
 std::string render_map_json(const Session& session) {
   const mm::MemoryMap& map = session.map();
-  std::string out = "{\n  \"platform\": " + json_string(session.platform_name().c_str()) +
-                    format(",\n  \"va_bits\": %u,\n  \"va_offset\": \"%s\",\n  \"regions\": [", map.options().va_bits,
-                           hex(map.options().va_offset).c_str());
-  bool first = true;
+  Json regions = Json::array();
   for (const mm::MapEntry& e : map) {
-    out += first ? "\n" : ",\n";
-    first = false;
-    out += "    {\"name\": " + json_string(e.name) + ", \"type\": " + json_string(mm::memory_type_name(e.type)) +
-           ", \"pa\": " + (e.is_va_reservation() ? std::string("null") : "\"" + hex(e.pa.value) + "\"") +
-           ", \"va\": \"" + hex(e.va.value) + "\"" + format(", \"size\": %" PRIu64, e.size.bytes) +
-           ", \"attrs\": " + attributes_json(session, e) + "}";
+    regions.push_back({{"name", e.name},
+                       {"type", mm::memory_type_name(e.type)},
+                       {"pa", e.is_va_reservation() ? Json(nullptr) : Json(hex(e.pa.value))},
+                       {"va", hex(e.va.value)},
+                       {"size", e.size.bytes},
+                       {"attrs", attributes_json(session, e)}});
   }
   const arm64::TableStatistics& s = session.table().raw().statistics();
-  out += "\n  ],\n  \"dynamic\": " + dynamic_ranges_json(session);
-  out += format(",\n  \"tables\": {\"pages\": %" PRIu64 ", \"pool_pa\": \"%s\", \"levels\": [", s.table_pages,
-                hex(session.pool().base().value).c_str());
-  first = true;
+  Json levels = Json::array();
   for (unsigned level = session.table().raw().start_level(); level <= arm64::kLastLevel; ++level) {
-    out += first ? "" : ", ";
-    first = false;
-    out += format("{\"level\": %u, \"tables\": %" PRIu64 ", \"table_descriptors\": %" PRIu64 ", \"%ss\": %" PRIu64 "}",
-                  level, s.tables[level], s.table_descriptors[level], leaf_name(level), s.leaves[level]);
+    levels.push_back({{"level", level},
+                      {"tables", s.tables[level]},
+                      {"table_descriptors", s.table_descriptors[level]},
+                      {std::string(leaf_name(level)) + "s", s.leaves[level]}});
   }
-  return out + "]}\n}\n";
+  Json out;
+  out["platform"] = session.platform_name();
+  out["va_bits"] = map.options().va_bits;
+  out["va_offset"] = hex(map.options().va_offset);
+  out["regions"] = std::move(regions);
+  out["dynamic"] = dynamic_ranges_json(session);
+  out["tables"] = {
+      {"pages", s.table_pages}, {"pool_pa", hex(session.pool().base().value)}, {"levels", std::move(levels)}};
+  return document(out);
 }
 
 std::string render_dump(const Session& session) {
@@ -217,13 +269,18 @@ std::string render_translation_text(const Session& session, uint64_t va) {
 
 std::string render_translation_json(const Session& session, uint64_t va) {
   const arm64::WalkResult r = session.translate(va);
-  if (!r.ok())
-    return format("{\"va\": \"%s\", \"fault\": {\"kind\": \"%s\", \"level\": %u}}\n", hex(va).c_str(),
-                  arm64::fault_kind_name(r.fault), r.level);
-  return format("{\"va\": \"%s\", \"pa\": \"%s\", \"level\": %u, \"leaf_size\": %" PRIu64
-                ", \"descriptor\": \"%s\", \"attrs\": ",
-                hex(va).c_str(), hex(r.output).c_str(), r.level, r.leaf_size, hex(r.descriptor).c_str()) +
-         decoded_json(r.attributes) + "}\n";
+  Json out;
+  out["va"] = hex(va);
+  if (!r.ok()) {
+    out["fault"] = {{"kind", arm64::fault_kind_name(r.fault)}, {"level", r.level}};
+    return one_line(out);
+  }
+  out["pa"] = hex(r.output);
+  out["level"] = r.level;
+  out["leaf_size"] = r.leaf_size;
+  out["descriptor"] = hex(r.descriptor);
+  out["attrs"] = decoded_json(r.attributes);
+  return one_line(out);
 }
 
 }  // namespace teemm::tool

@@ -31,7 +31,12 @@ Session::Session(const std::string& platform_name, const std::vector<mm::Region>
     return;
   }
   if (mm::Refusal r = map_.build(registry_, options.layout); !r.ok()) {
-    error_ = "layout refused: " + describe_refusal(r);
+    // Name what the user gave: a layout that stands without its VA offset was refused for the
+    // offset, not for the region that the offset first pushed out of range.
+    if (refused_for_offset(options.layout))
+      error_ = "layout refused: --va-offset " + hex_address(options.layout.va_offset) + ": " + error_name(r.error);
+    else
+      error_ = "layout refused: " + describe_refusal(r);
     return;
   }
   pages_.reset(new arm64::TablePage[options.table_pages]);
@@ -52,6 +57,15 @@ Session::Session(const std::string& platform_name, const std::vector<mm::Region>
     return;
   }
   if (map_.find_type(mm::MemoryType::kShmVaspace) != nullptr) start_address_space(options);
+}
+
+bool Session::refused_for_offset(const mm::LayoutOptions& layout) const {
+  if (layout.va_offset == 0) return false;
+  mm::LayoutOptions identity = layout;
+  identity.va_offset = 0;
+  std::vector<mm::MapEntry> entries(entry_storage_.size());
+  mm::MemoryMap trial(entries.data(), entries.size());
+  return trial.build(registry_, identity).ok();
 }
 
 bool Session::start_address_space(const SessionOptions& options) {
@@ -80,6 +94,10 @@ bool Session::start_address_space(const SessionOptions& options) {
     return false;
   }
   for (const SharedMemoryRequest& request : options.shared_memory) {
+    if (request.pages > 0 && request.pages - 1 > (UINT64_MAX - request.pa) / kPageSize) {  // would wrap past 2^64
+      error_ = "shared memory at PA " + hex_address(request.pa) + ": " + error_name(Error::kAddressOverflow);
+      return false;
+    }
     std::vector<PhysAddr> pages;
     for (uint64_t i = 0; i < request.pages; ++i) pages.push_back(PhysAddr(request.pa + i * kPageSize));
     const Result<VirtAddr> va = space_.map_shared(GuestId(1), pages.data(), PageCount(request.pages), 0);

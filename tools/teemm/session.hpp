@@ -72,6 +72,8 @@ class Session {
   mm::AddressSpace space_;
 
   bool start_address_space(const SessionOptions& options);
+  // Whether the layout would stand without its VA offset (so a refusal is the offset's doing).
+  bool refused_for_offset(const mm::LayoutOptions& layout) const;
 };
 
 std::string hex_address(uint64_t value);
