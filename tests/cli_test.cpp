@@ -410,3 +410,22 @@ TEST(Cli, EveryCommandHasItsOwnHelp) {
 }
 
 }  // namespace
+
+// Issue 8, defects 2 and 3, as a user meets them: the memory manager refuses, exit 1, one line.
+TEST(Cli, SecureMemoryAndRamAreRefusedAsSharedMemoryAndDevices) {
+  const char* const refused[] = {
+      "translate 0xec00000 --shm 0x0e100000,1",              // TEE code as shared memory
+      "map --ioremap 0x0e100000,0x1000,secure",              // TEE code as a secure device
+      "map --ioremap 0x0e400000,0x1000",                     // TA RAM as a non-secure device
+      "map --shm 0x40400000,1 --ioremap 0x40400000,0x1000",  // live SHM as a device
+      "map --shm 0x0,1",                                     // flash
+      "map --shm 0x80000000,1",                              // past the end of DRAM
+  };
+  for (const char* arguments : refused) {
+    const CliRun r = run(arguments);
+    EXPECT_EQ(r.status, 1) << arguments;
+    EXPECT_NE(r.err.find("memory not allowed for this use"), std::string::npos) << arguments << ": " << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << arguments;
+  }
+  EXPECT_EQ(run("translate 0xec00000 --shm 0x40400000,1").status, 0);
+}
