@@ -51,6 +51,7 @@ class Session {
   const arm64::TablePool& pool() const { return *pool_; }
   arm64::WalkResult translate(uint64_t va) const;
   const mm::AddressSpace& space() const { return space_; }
+  mm::AddressSpace& space() { return space_; }
 
  private:
   std::string platform_name_;
