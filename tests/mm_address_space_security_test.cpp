@@ -252,25 +252,27 @@ TEST(AddressSpaceSecurity, AuditCatchesStrayMappingsAndWrongAttributes) {
         f.table.map(va + Size(2 * kPageSize), PhysAddr(0x4100'2000), Size(kPageSize), shared_memory_attributes()));
     EXPECT_FALSE(f.space.audit());
   }
-  // A leaf of a live range whose bits were changed: EL0 access, executable, secure, read-only, device.
+  // A leaf of a live range whose bits were changed: EL0 access, executable, secure, read-only,
+  // device; in a range the PA index lists and in one it does not.
   const uint64_t flips[] = {arm64::kAP1, arm64::kPXN, arm64::kNS, arm64::kAP2, arm64::kAttrIndxMask, arm64::kUXN};
-  for (uint64_t flip : flips) {
-    SCOPED_TRACE(flip);
-    AddressSpaceFixture f;
-    const std::vector<PhysAddr> pages = contiguous(0x4100'0000, 2);
-    const VirtAddr va = f.space.map_shared(GuestId(1), pages.data(), PageCount(2), 0).value();
-    ASSERT_TRUE(f.space.audit());
-    const arm64::WalkResult leaf = f.space.translate(va);
-    uint64_t* table = nullptr;
-    for (size_t i = 0; i < f.host.pool.capacity() && table == nullptr; ++i) {
-      uint64_t* entries = f.host.pages[i].entries;
-      for (unsigned e = 0; e < arm64::kEntriesPerTable; ++e)
-        if (entries[e] == leaf.descriptor) table = &entries[e];
+  for (AddressSpace::Indexing indexing : {AddressSpace::Indexing::kIndexed, AddressSpace::Indexing::kNotIndexed})
+    for (uint64_t flip : flips) {
+      SCOPED_TRACE(flip);
+      AddressSpaceFixture f;
+      const std::vector<PhysAddr> pages = contiguous(0x4100'0000, 2);
+      const VirtAddr va = f.space.map_shared(GuestId(1), pages.data(), PageCount(2), 0, indexing).value();
+      ASSERT_TRUE(f.space.audit());
+      const arm64::WalkResult leaf = f.space.translate(va);
+      uint64_t* table = nullptr;
+      for (size_t i = 0; i < f.host.pool.capacity() && table == nullptr; ++i) {
+        uint64_t* entries = f.host.pages[i].entries;
+        for (unsigned e = 0; e < arm64::kEntriesPerTable; ++e)
+          if (entries[e] == leaf.descriptor) table = &entries[e];
+      }
+      ASSERT_NE(table, nullptr);
+      *table ^= flip;
+      EXPECT_FALSE(f.space.audit());
     }
-    ASSERT_NE(table, nullptr);
-    *table ^= flip;
-    EXPECT_FALSE(f.space.audit());
-  }
 }
 
 // Defect 14: size is checked before any per-page work; a list too long for the reservation is
@@ -299,6 +301,34 @@ TEST(AddressSpaceSecurity, InitRefusesATablePoolInShareableMemory) {
   AddressSpace space;
   EXPECT_EQ(space.init(table, f.map, f.registry, f.storage()).error(), Error::kForbiddenMemory);
   EXPECT_FALSE(space.translate(VirtAddr(q::kTeeRamBase)).ok());  // unusable, not half-built
+}
+
+}  // namespace
+}  // namespace teemm::mm
+
+namespace teemm::mm {
+namespace {
+
+// Buffers mapped without the PA index: the same policy, the same audit, lookups by walk.
+TEST(AddressSpaceSecurity, UnindexedBuffersKeepEveryRule) {
+  AddressSpaceFixture f;
+  std::vector<PhysAddr> pages = contiguous(0x4100'0000, 600);
+  std::swap(pages[3], pages[400]);
+  const Result<VirtAddr> va =
+      f.space.map_shared(GuestId(2), pages.data(), PageCount(600), 7, AddressSpace::Indexing::kNotIndexed);
+  ASSERT_TRUE(va);
+  EXPECT_EQ(f.space.pa_index_stats().runs, 0u);
+  EXPECT_EQ(*f.space.virt_to_phys(*va + Size(3 * kPageSize + 5)), pages[3] + Size(5));
+  EXPECT_FALSE(f.space.phys_to_virt(pages[3], Size(kPageSize), MemoryType::kNsecShm));
+  EXPECT_TRUE(f.space.audit());
+  pages[9] = PhysAddr(q::kTeeRamBase);
+  EXPECT_EQ(
+      f.space.map_shared(GuestId(2), pages.data(), PageCount(600), 8, AddressSpace::Indexing::kNotIndexed).error(),
+      Error::kForbiddenMemory);
+  EXPECT_EQ(f.space.unmap_shared(GuestId(3), *va).error(), Error::kPermissionDenied);
+  ASSERT_TRUE(f.space.unmap_shared(GuestId(2), *va));
+  EXPECT_EQ(f.host.pool.used(), f.static_table_pages);
+  EXPECT_TRUE(f.space.audit());
 }
 
 }  // namespace

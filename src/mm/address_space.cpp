@@ -86,20 +86,29 @@ const PhysAddr* AddressSpace::copy_page_list(const PhysAddr* pages, uint64_t cou
 Result<uint64_t> AddressSpace::check_shared_pages(const PhysAddr* pages, uint64_t count) const {
   const uint64_t output_limit = table_->raw().output_limit();
   uint64_t runs = 0;
+  uint64_t allowed_start = 1, allowed_end = 0;  // none yet
   for (uint64_t first = 0; first < count;) {
     if (!pages[first].is_page_aligned()) return Error::kMisaligned;
     uint64_t last = first;
     while (last + 1 < count && pages[last + 1].value == pages[last].value + kPageSize) ++last;
     const Size size = PageCount(last - first + 1).size();
     if (!range_fits(pages[first].value, size.bytes, output_limit)) return Error::kForbiddenMemory;
-    if (Status s = policy_.check(pages[first], size, PageUse::kSharedMemory); !s) return s.error();
+    // Runs of one list usually fall in the same allowed range: test that one before searching.
+    const uint64_t start = pages[first].value, end = start + size.bytes;
+    if (start < allowed_start || end > allowed_end) {
+      const Result<PolicyRange> allowed = policy_.allowed_range(pages[first], size, PageUse::kSharedMemory);
+      if (!allowed) return allowed.error();
+      allowed_start = allowed->base;
+      allowed_end = allowed->end;
+    }
     ++runs;
     first = last + 1;
   }
   return runs;
 }
 
-Result<VirtAddr> AddressSpace::map_shared(GuestId owner, const PhysAddr* pages, PageCount count, uint64_t cookie) {
+Result<VirtAddr> AddressSpace::map_shared(GuestId owner, const PhysAddr* pages, PageCount count, uint64_t cookie,
+                                          Indexing indexing) {
   if (count.pages == 0) return Error::kZeroSize;
   if (pages == nullptr) return Error::kInvalidArgument;
   LockGuard guard(lock_);
@@ -110,11 +119,12 @@ Result<VirtAddr> AddressSpace::map_shared(GuestId owner, const PhysAddr* pages, 
   const PhysAddr* list = copy_page_list(pages, count.pages);
   const Result<uint64_t> runs = check_shared_pages(list, count.pages);
   if (!runs) return runs.error();
-  if (free_nodes(pa_index_) < *runs) return Error::kOutOfMemory;
+  const bool indexed = indexing == Indexing::kIndexed;
+  if (indexed && free_nodes(pa_index_) < *runs) return Error::kOutOfMemory;
   AllocationRequest request;
   request.guard_page = true;
   request.owner = owner;
-  request.kind = VaRangeKind::kSharedMemory;
+  request.kind = indexed ? VaRangeKind::kSharedMemory : VaRangeKind::kSharedMemoryUnindexed;
   request.backing = cookie;
   // A buffer that starts on a 2 MiB physical boundary gets a 2 MiB-aligned VA, so that its
   // aligned runs can be level-2 blocks.
@@ -125,6 +135,7 @@ Result<VirtAddr> AddressSpace::map_shared(GuestId owner, const PhysAddr* pages, 
     (void)shm_.free(*va);
     return s.error();
   }
+  if (!indexed) return *va;
   if (Status s = insert_runs_locked(owner, *va, list, count.pages); !s) {
     (void)table_->unmap(*va, count.size());
     (void)shm_.free(*va);
@@ -253,7 +264,7 @@ Status AddressSpace::unmap_range_locked(const VaRange& range, VaAllocator& alloc
   Status s = table_->unmap(range.start, range.size);
   if (s.error() == Error::kNotMapped) s = table_->unmap_present(range.start, range.size);
   if (!s) return s;
-  remove_runs_locked(range.start, range.size);
+  if (is_indexed(range)) remove_runs_locked(range.start, range.size);
   return allocator.free(range.start);
 }
 
@@ -293,7 +304,18 @@ Result<PhysAddr> AddressSpace::virt_to_phys(VirtAddr va) const {
   if (map_ == nullptr) return Error::kInvalidArgument;
   const MapEntry* e = map_->find(va);
   if (e != nullptr && !e->is_va_reservation()) return e->pa + (va - e->va);
-  return pa_index_.virt_to_phys(va);
+  if (const Result<PhysAddr> indexed = pa_index_.virt_to_phys(va)) return indexed;
+  // A buffer mapped without the index: the tables are the answer.
+  const Result<VaRange> range = shm_.find(va);
+  if (!range || is_indexed(*range)) return Error::kNotFound;
+  const arm64::WalkResult walk = walk_locked(va);
+  return walk.ok() ? Result<PhysAddr>(PhysAddr(walk.output)) : Result<PhysAddr>(Error::kNotFound);
+}
+
+arm64::WalkResult AddressSpace::walk_locked(VirtAddr va) const {
+  const arm64::TranslationTable& t = table_->raw();
+  return arm64::walk(arm64::TableMemory{&t.pool()}, t.root(), arm64::Stage::kStage1, t.input_bits(), va.value,
+                     t.output_bits());
 }
 
 arm64::WalkResult AddressSpace::translate(VirtAddr va) const {
@@ -303,9 +325,7 @@ arm64::WalkResult AddressSpace::translate(VirtAddr va) const {
     none.fault = arm64::FaultKind::kTranslation;
     return none;
   }
-  const arm64::TranslationTable& t = table_->raw();
-  return arm64::walk(arm64::TableMemory{&t.pool()}, t.root(), arm64::Stage::kStage1, t.input_bits(), va.value,
-                     t.output_bits());
+  return walk_locked(va);
 }
 
 ReservationUsage AddressSpace::usage_of(const VaAllocator& allocator, const MapEntry* entry) const {

@@ -104,7 +104,14 @@ class AddressSpace {
   // now); kLimitReached (more pages than the page scratch holds); kMisaligned (a page not 4 KiB
   // aligned); kForbiddenMemory (a page outside non-secure DDR, or secure, SDP, device, static-map
   // or beyond the tables' output size); kOutOfMemory (PA-index nodes, VA nodes or table pages).
-  Result<VirtAddr> map_shared(GuestId owner, const PhysAddr* pages, PageCount count, uint64_t cookie);
+  //
+  // `indexing`: kIndexed puts every physically contiguous run in the PA index (phys_to_virt finds
+  // it); kNotIndexed leaves the index alone, which is what a registry of buffers that looks them up
+  // by cookie wants: a 1 GiB list of scattered pages then costs no index node per page (virt_to_phys
+  // still answers, by a walk of the tables). The policy checks and the audit are the same for both.
+  enum class Indexing : uint8_t { kIndexed, kNotIndexed };
+  Result<VirtAddr> map_shared(GuestId owner, const PhysAddr* pages, PageCount count, uint64_t cookie,
+                              Indexing indexing = Indexing::kIndexed);
   // Unmaps and frees the SHM range of `owner` that starts at `va`. Errors: kNotFound,
   // kPermissionDenied (the range belongs to another guest; nothing changes).
   Status unmap_shared(GuestId owner, VirtAddr va);
@@ -154,6 +161,8 @@ class AddressSpace {
   Result<VirtAddr> ioremap_locked(GuestId owner, PhysAddr pa, Size size, bool secure);
   const PhysAddr* copy_page_list(const PhysAddr* pages, uint64_t count);
   Result<uint64_t> check_shared_pages(const PhysAddr* pages, uint64_t count) const;
+  static bool is_indexed(const VaRange& range) { return range.kind != VaRangeKind::kSharedMemoryUnindexed; }
+  arm64::WalkResult walk_locked(VirtAddr va) const;
   Status insert_runs_locked(GuestId owner, VirtAddr va, const PhysAddr* pages, uint64_t count);
   Status unmap_range_locked(const VaRange& range, VaAllocator& allocator);
   void remove_runs_locked(VirtAddr start, Size size);

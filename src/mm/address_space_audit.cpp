@@ -61,20 +61,28 @@ bool AddressSpace::audit_runs_locked() const {
 }
 
 // From the tables to the bookkeeping: every leaf the walker finds in a reservation lies inside a
-// used range (never its guard page) and maps what the PA index says; and the leaves cover every
-// used range in full.
+// used range (never its guard page); an indexed range's leaves map what the PA index says, an
+// unindexed one's map pages the policy allows, with exactly the policy's attributes; and the
+// leaves cover every used range in full.
 bool AddressSpace::audit_leaves_locked(const VaAllocator& allocator, const MapEntry* entry) const {
   const arm64::TranslationTable& t = table_->raw();
+  const auto leaf_ok = [&](const arm64::LeafVisit& leaf) {
+    const Result<VaRange> range = allocator.find(VirtAddr(leaf.input));
+    if (!range || leaf.input + leaf.size > range->end().value) return false;
+    const uint64_t output = leaf.descriptor & arm64::kOutputAddressMask & ~(leaf.size - 1);
+    if (is_indexed(*range)) {
+      const Result<PhysAddr> indexed = pa_index_.virt_to_phys(VirtAddr(leaf.input));
+      return indexed && indexed->value == output;
+    }
+    return policy_.check(PhysAddr(output), Size(leaf.size), PageUse::kSharedMemory).ok() &&
+           attributes_as_policy(arm64::decode_attributes(arm64::Stage::kStage1, leaf.descriptor),
+                                shared_memory_attributes(), table_->regime());
+  };
   bool consistent = true;
   uint64_t mapped = 0;
   arm64::for_each_leaf(arm64::TableMemory{&t.pool()}, t.root(), t.input_bits(), entry->va.value, entry->end_va().value,
                        [&](const arm64::LeafVisit& leaf) {
-                         if (!consistent) return;
-                         const Result<VaRange> range = allocator.find(VirtAddr(leaf.input));
-                         const uint64_t output = leaf.descriptor & arm64::kOutputAddressMask & ~(leaf.size - 1);
-                         const Result<PhysAddr> indexed = pa_index_.virt_to_phys(VirtAddr(leaf.input));
-                         consistent = range && leaf.input + leaf.size <= range->end().value && indexed &&
-                                      indexed->value == output;
+                         consistent = consistent && leaf_ok(leaf);
                          mapped += leaf.size;
                        });
   uint64_t used = 0;

@@ -88,6 +88,11 @@ Status PagePolicy::build(const PhysMemRegistry& registry, PolicyRange* storage, 
 }
 
 Status PagePolicy::check(PhysAddr pa, Size size, PageUse use) const {
+  const Result<PolicyRange> allowed = allowed_range(pa, size, use);
+  return allowed ? Status() : Status(allowed.error());
+}
+
+Result<PolicyRange> PagePolicy::allowed_range(PhysAddr pa, Size size, PageUse use) const {
   if (size.is_zero() || !range_fits(pa.value, size.bytes, kAddressLimit)) return Error::kForbiddenMemory;
   // The last range starting at or below pa: ranges are disjoint and sorted.
   size_t low = 0, high = count_;
@@ -100,7 +105,8 @@ Status PagePolicy::check(PhysAddr pa, Size size, PageUse use) const {
   }
   if (low == 0) return Error::kForbiddenMemory;
   const PolicyRange& r = ranges_[low - 1];
-  return r.use == use && pa.value + size.bytes <= r.end ? Status() : Status(Error::kForbiddenMemory);
+  if (r.use != use || pa.value + size.bytes > r.end) return Error::kForbiddenMemory;
+  return r;
 }
 
 }  // namespace teemm::mm

@@ -42,6 +42,9 @@ class PagePolicy {
   // kOk when all of [pa, pa + size) may be used as `use`; kForbiddenMemory otherwise (also for a
   // zero size or a range that wraps).
   Status check(PhysAddr pa, Size size, PageUse use) const;
+  // The allowed range of `use` that holds all of [pa, pa + size), for callers that check many
+  // ranges and expect most to fall in the same one. Error: kForbiddenMemory.
+  Result<PolicyRange> allowed_range(PhysAddr pa, Size size, PageUse use) const;
 
   size_t count() const { return count_; }
   const PolicyRange& operator[](size_t index) const { return ranges_[index]; }

@@ -34,14 +34,16 @@ enum class VaRangeKind : uint8_t {
   kSharedMemory,  // a normal-world buffer (dynamic SHM)
   kDeviceIo,      // device registers (ioremap)
   kOther,
+  kSharedMemoryUnindexed,  // a normal-world buffer whose pages the PA index does not list
 };
-inline constexpr unsigned kVaRangeKindCount = 3;
+inline constexpr unsigned kVaRangeKindCount = 4;
 
 constexpr const char* va_range_kind_name(VaRangeKind kind) {
   switch (kind) {
     case VaRangeKind::kSharedMemory: return "shm";
     case VaRangeKind::kDeviceIo: return "io";
     case VaRangeKind::kOther: return "other";
+    case VaRangeKind::kSharedMemoryUnindexed: return "shm-unindexed";
   }
   return "invalid";
 }

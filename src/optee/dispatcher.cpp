@@ -253,7 +253,10 @@ void Dispatcher::register_shm(ThreadContext& thread) {
   if (Status s = guests_.take_buffer(guest, pages); !s) return m.set_result(kTeeErrorOutOfMemory, kOriginTee);
   const Result<shm::PageListResult> list = shm::read_page_list(*memory_, buf_ptr, size, scratch_);
   Result<VirtAddr> va =
-      list ? space_->map_shared(guest, scratch_.pages, PageCount(list->pages), cookie) : Result<VirtAddr>(list.error());
+      // Buffers are found by cookie, never by PA: the PA index is left out of it (see map_shared).
+      list ? space_->map_shared(guest, scratch_.pages, PageCount(list->pages), cookie,
+                                mm::AddressSpace::Indexing::kNotIndexed)
+           : Result<VirtAddr>(list.error());
   if (va) {
     if (Status s = objects_.insert(shm::ShmObject{guest, cookie, *va, list->offset, size, 0}); !s) {
       (void)space_->unmap_shared(guest, *va);

@@ -22,9 +22,25 @@ inline tool::SessionOptions world_session_options(size_t ranges = 4096) {
   return options;
 }
 
+// qemu-virt with room for 1 GiB buffers: 4 GiB of non-secure DRAM and a 2 GiB SHM reservation
+// (for benchmarks of the largest registrations).
+inline std::vector<mm::Region> large_qemu_virt_regions() {
+  std::vector<mm::Region> regions;
+  for (const mm::Region& r : qemu_virt_regions()) {
+    mm::Region copy = r;
+    if (r.kind == mm::RegionKind::kNonSecureDdr ||
+        (r.kind == mm::RegionKind::kOverallDdr && r.base.value != 0x0e00'0000))
+      copy.size = Size(uint64_t{4} << 30);
+    if (r.type == mm::MemoryType::kShmVaspace) copy.size = Size(uint64_t{2} << 30);
+    regions.push_back(copy);
+  }
+  return regions;
+}
+
 struct NormalWorld {
-  explicit NormalWorld(const tool::SecureWorldOptions& options = {}, size_t ranges = 4096)
-      : session("qemu-virt", qemu_virt_regions(), world_session_options(ranges)), world(session, options) {}
+  explicit NormalWorld(const tool::SecureWorldOptions& options = {}, size_t ranges = 4096,
+                       const std::vector<mm::Region>& regions = qemu_virt_regions())
+      : session("qemu-virt", regions, world_session_options(ranges)), world(session, options) {}
 
   // Where this normal world keeps things (all non-secure DRAM, away from the carve-out).
   static constexpr uint64_t kArgs = 0x4010'0000;   // one page per message slot

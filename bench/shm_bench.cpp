@@ -1,0 +1,118 @@
+// The SMC ABI's hot paths, through the whole secure world (dispatcher, page-list reader, registry,
+// address space, tables) with the normal world simulated: REGISTER_SHM of a 1 GiB buffer in two
+// shapes, UNREGISTER_SHM, the death of a guest holding 10k buffers, and a fast call's round trip.
+//   build/release/bench/teemm_bench --benchmark_filter='RegisterShm|UnregisterShm|GuestTeardown|SmcRoundTrip'
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "support/normal_world.hpp"
+
+namespace {
+
+using namespace teemm;
+using testing::NormalWorld;
+
+constexpr uint64_t kPages = 262144;  // 1 GiB
+constexpr uint64_t kBufferBase = 0x6000'0000;
+
+// The pages of a 1 GiB buffer: 2 MiB-contiguous runs in shuffled order, or every page shuffled.
+std::vector<uint64_t> buffer_pages(bool fully_shuffled) {
+  std::mt19937_64 random(42);
+  std::vector<uint64_t> pages;
+  pages.reserve(kPages);
+  if (fully_shuffled) {
+    for (uint64_t i = 0; i < kPages; ++i) pages.push_back(kBufferBase + i * kPageSize);
+    std::shuffle(pages.begin(), pages.end(), random);
+  } else {
+    std::vector<uint64_t> runs(kPages / 512);
+    for (uint64_t i = 0; i < runs.size(); ++i) runs[i] = kBufferBase + i * (2u << 20);
+    std::shuffle(runs.begin(), runs.end(), random);
+    for (uint64_t run : runs)
+      for (uint64_t i = 0; i < 512; ++i) pages.push_back(run + i * kPageSize);
+  }
+  return pages;
+}
+
+std::unique_ptr<NormalWorld> large_world(size_t objects, size_t ranges) {
+  tool::SecureWorldOptions options;
+  options.objects = objects;
+  options.config.quota.buffers = static_cast<uint32_t>(objects);
+  options.config.quota.pages = uint64_t{1} << 30;
+  auto nw = std::make_unique<NormalWorld>(options, ranges, testing::large_qemu_virt_regions());
+  if (!nw->world.ok()) std::abort();
+  return nw;
+}
+
+uint64_t register_call(NormalWorld& nw, uint64_t buf_ptr, uint64_t size, uint64_t cookie) {
+  tool::write_message(nw.world.ram(), NormalWorld::kArgs, NormalWorld::register_message(buf_ptr, size, cookie));
+  const optee::SmcArgs r = nw.smc(optee::kCallWithArg, 0, NormalWorld::kArgs);
+  return r.a[0] == optee::kReturnOk ? tool::read_message(nw.world.ram(), NormalWorld::kArgs).ret : 0xDEAD;
+}
+
+void RegisterShm(benchmark::State& state) {
+  const bool shuffled = state.range(0) != 0;
+  auto nw = large_world(16, kPages + 16);
+  const uint64_t buf_ptr = tool::write_page_list(nw->world.ram(), NormalWorld::kLists, buffer_pages(shuffled));
+  for (auto _ : state) {
+    if (register_call(*nw, buf_ptr, kPages * kPageSize, 1) != optee::kTeeSuccess) std::abort();
+    state.PauseTiming();
+    if (nw->unregister(1) != optee::kTeeSuccess) std::abort();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kPages));
+  state.SetLabel(shuffled ? "every page shuffled" : "2 MiB runs");
+}
+BENCHMARK(RegisterShm)->Arg(0)->Arg(1)->ArgNames({"shuffled"})->Unit(benchmark::kMillisecond);
+
+void UnregisterShm(benchmark::State& state) {
+  const bool shuffled = state.range(0) != 0;
+  auto nw = large_world(16, kPages + 16);
+  const uint64_t buf_ptr = tool::write_page_list(nw->world.ram(), NormalWorld::kLists, buffer_pages(shuffled));
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (register_call(*nw, buf_ptr, kPages * kPageSize, 1) != optee::kTeeSuccess) std::abort();
+    state.ResumeTiming();
+    if (nw->unregister(1) != optee::kTeeSuccess) std::abort();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kPages));
+  state.SetLabel(shuffled ? "every page shuffled" : "2 MiB runs");
+}
+BENCHMARK(UnregisterShm)->Arg(0)->Arg(1)->ArgNames({"shuffled"})->Unit(benchmark::kMillisecond);
+
+// A guest with 10k live one-page buffers dies (VM_DESTROYED): everything it had is released.
+void GuestTeardown(benchmark::State& state) {
+  constexpr uint64_t kBuffers = 10000;
+  tool::SecureWorldOptions options;
+  options.config.virtualization = true;
+  options.objects = kBuffers + 16;
+  options.config.quota.buffers = kBuffers;
+  auto nw = std::make_unique<NormalWorld>(options, 2 * kBuffers + 16, testing::large_qemu_virt_regions());
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (nw->smc(optee::kVmCreated, 1).a[0] != optee::kReturnOk) std::abort();
+    for (uint64_t i = 0; i < kBuffers; ++i) {
+      const uint64_t buf_ptr =
+          tool::write_page_list(nw->world.ram(), NormalWorld::kLists, {kBufferBase + i * 2 * kPageSize});
+      tool::write_message(nw->world.ram(), NormalWorld::kArgs, NormalWorld::register_message(buf_ptr, 4096, i));
+      if (nw->smc(optee::kCallWithArg, 0, NormalWorld::kArgs, 0, 1).a[0] != optee::kReturnOk) std::abort();
+    }
+    if (nw->world.dispatcher().objects().count() != kBuffers) std::abort();
+    state.ResumeTiming();
+    if (nw->smc(optee::kVmDestroyed, 1).a[0] != optee::kReturnOk) std::abort();
+  }
+  if (nw->world.dispatcher().address_space().shm_usage().ranges != 0) std::abort();
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBuffers));
+}
+BENCHMARK(GuestTeardown)->Unit(benchmark::kMicrosecond)->Iterations(20);
+
+void SmcRoundTrip(benchmark::State& state) {
+  NormalWorld nw;
+  for (auto _ : state) benchmark::DoNotOptimize(nw.smc(optee::kGetThreadCount));
+}
+BENCHMARK(SmcRoundTrip);
+
+}  // namespace
