@@ -136,12 +136,11 @@ void Dispatcher::release_guest_state(GuestId guest) {
   }
   for (size_t i = 0; i < session_capacity_; ++i)
     if (sessions_[i].live && sessions_[i].guest == guest) sessions_[i] = Session{};
-  for (Result<shm::ShmObject> object = objects_.first_of(guest); object; object = objects_.first_of(guest)) {
-    (void)space_->unmap_shared(guest, object->va);
-    (void)objects_.erase(guest, object->cookie);
-    guests_.give_buffer(guest, object->pages());
-  }
+  // Every mapping the guest owns goes in one pass of the address space (registered buffers and
+  // anything else in its name), then its objects in one pass of the registry; its usage record
+  // goes with the guest.
   (void)space_->release_guest(guest);
+  (void)objects_.erase_all_of(guest);
 }
 
 SmcArgs Dispatcher::call_with_arg(const SmcArgs& in, GuestId caller) {

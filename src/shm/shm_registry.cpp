@@ -72,6 +72,20 @@ Result<ShmObject> ShmRegistry::first_of(GuestId guest) const {
   return object_of(tree_.key(at), tree_.value(at));
 }
 
+size_t ShmRegistry::erase_all_of(GuestId guest) {
+  size_t erased = 0;
+  Tree::Cursor at;
+  bool positioned = first_of(guest, &at);
+  while (positioned) {
+    ++erased;
+    // Without a rebalance the cursor now holds the next entry of the same leaf (or an unused slot,
+    // whose key is kMaxKey): only then, or after a rebalance, is a new descent needed.
+    const bool rebalanced = tree_.erase(at);
+    positioned = (!rebalanced && tree_.key(at).guest == guest.value) || first_of(guest, &at);
+  }
+  return erased;
+}
+
 size_t ShmRegistry::count_of(GuestId guest) const {
   size_t n = 0;
   for_each_of(guest, [&](const ShmObject&) { ++n; });

@@ -105,8 +105,11 @@ class ShmRegistry {
       visit(object_of(key, tree_.value(at)));
     } while (tree_.next(&at));
   }
-  // The first object of `guest`, if any (for teardown loops that erase as they go).
+  // The first object of `guest`, if any.
   Result<ShmObject> first_of(GuestId guest) const;
+  // Forgets every object of `guest`, users or not (its death: the caller has unmapped them all);
+  // returns how many. One descent per object.
+  size_t erase_all_of(GuestId guest);
 
   size_t count() const { return tree_.size(); }
   size_t capacity() const { return capacity_; }
