@@ -77,7 +77,8 @@ void print_map() {
 }  // namespace
 
 arm64::Stage1Table build_table(arm64::TranslationRegime regime) {
-  Result<arm64::Stage1Table> table = arm64::Stage1Table::create(*g_system.pool, kVaBits, regime);
+  // The output size the tables are used with: TCR_ELx.PS = 40 bits (enable_*_mmu).
+  Result<arm64::Stage1Table> table = arm64::Stage1Table::create(*g_system.pool, kVaBits, regime, kPaBits);
   if (!table) panic("Stage1Table::create: %s", error_name(table.error()));
   if (Status s = mm::map_static_regions(g_map, table.value()); !s)
     panic("map_static_regions: %s", error_name(s.error()));

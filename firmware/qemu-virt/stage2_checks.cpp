@@ -24,10 +24,6 @@ constexpr Part kPart = Part::kStage2;
 constexpr uint64_t kHcrRw = uint64_t{1} << 31;
 constexpr uint64_t kHcrDc = uint64_t{1} << 12;  // stage 1 off counts as Normal WB, non-shareable
 constexpr uint64_t kHcrVm = uint64_t{1} << 0;
-// VTCR_EL2.PS. The walk of a 40-bit IPA space starts at level 0 (SL0 = 2), which QEMU 7.2 only
-// accepts when the output size is above 42 bits (ptw.c check_s2_mmu_setup uses PS, not PARange);
-// Cortex-A57 implements 44 bits, so say so. probe_level0_start() shows what 40 bits would do.
-constexpr unsigned kVtcrPaBits = 44;
 constexpr unsigned kRandomIpas = 1500;
 constexpr unsigned kRandomVas = 1500;
 constexpr uint64_t kLargeRegionStride = 16;  // pages: regions above 1024 pages are sampled

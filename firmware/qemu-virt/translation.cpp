@@ -106,6 +106,7 @@ unsigned fault_status_of(const WalkResult& w) {
     case FaultKind::kTranslation: return fsc_translation(w.level);
     case FaultKind::kAccessFlag: return fsc_access_flag(w.level);
     case FaultKind::kExternalAbort: return kFscSyncExternal;
+    case FaultKind::kAddressSize: return w.level;  // address size fault, level 0..3: FSC 0b0000LL
   }
   return 0x3f;
 }
