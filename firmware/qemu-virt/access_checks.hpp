@@ -4,10 +4,16 @@
 // map. Each is judged against the walker and the memory type: exactly the expected ones must fault,
 // with the right exception class, fault status (kind and level), FAR and WnR.
 //
+// Every region gets at least one load and one fetch, and every region but the devices at least one
+// store (the coverage is checked per region: execute permission, which AT cannot show, is judged
+// by a real fetch in every mapped region). With Regime::kSecureEl0 the same accesses are made at
+// secure EL0 (el0.hpp), where all of them must fault, and the EL0 window is tried too.
+//
 // Only harmless stores are made: values are written back unchanged except in TA RAM, NS shared
 // memory, NS scratch and a scratch page of our own; device registers are only read (ID and flag
-// registers); a fetch runs either the `ret` page or a `ret` planted in writable memory, or a zero
-// word (UDF) where nothing can be planted.
+// registers); a fetch runs either the `ret` page (at EL0 also the EL0 page's `svc` fill) or an
+// instruction planted in writable memory (`ret` at EL1/EL3, `svc` at EL0), or a zero word (UDF)
+// where nothing can be planted.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +23,9 @@
 
 namespace teemm::fw::conf {
 
-// Runs at the regime's own EL with its MMU on the static table.
-void run_access_checks(Regime regime, Part part, uint64_t seed);
+// Runs at the regime's own EL with its MMU on the static table (kSecureEl0: at secure EL1, with the
+// accesses made at EL0). Returns the number of accesses it must have tried, from the map and its
+// sampling constants: the part's minimum.
+uint64_t run_access_checks(Regime regime, Part part, uint64_t seed);
 
 }  // namespace teemm::fw::conf

@@ -313,6 +313,13 @@ void run_dynamic_checks(Regime regime, Part part, uint64_t seed) {
     panic("VaAllocator::init: %s", error_name(s.error()));
   CheckedTlb tlb(regime == Regime::kEl3 ? arm64::TlbRegime::kEl3 : arm64::TlbRegime::kEl1);
   g_table->raw().set_tlb_maintenance(&tlb);
+  // Minimum: per range at least one page three-way checked (2 AT) after the map and one after the
+  // unmap, plus 4 window samples (8 AT) per step (a step creates or destroys a range; there are at
+  // least kRanges steps); a store and a load through every new range, a load before its unmap (the
+  // touch) and one after it (the stale-TLB probe).
+  require_minimum(part, (2 + 2 + 2 * kWindowSamples) * uint64_t{kRanges}, 4 * uint64_t{kRanges},
+                  "per range: 2 AT after map + 2 AT after unmap + 8 AT of window samples; store + load + touch + "
+                  "load after unmap");
   const uint64_t pool_before = sys.pool->used();
   printf("%s: %u shared-memory ranges in %s 0x%lx..0x%lx, TLB maintenance %s\n", name, kRanges, window.name,
          window.va.value, entry_end(window), CheckedTlb::skipped() ? "SKIPPED (TEEMM_FW_SKIP_TLBI)" : "on");
