@@ -15,7 +15,8 @@ namespace {
 
 namespace qv = platform::qemu_virt;
 
-enum class Op { kRead, kWrite, kFetch };
+using Op = AccessOp;
+using Outcome = AccessOutcome;
 
 constexpr const char* op_name(Op op) { return op == Op::kRead ? "load" : op == Op::kWrite ? "store" : "fetch"; }
 
@@ -33,15 +34,7 @@ alignas(4096) uint64_t g_scratch[512];  // in .bss (tee-data): free to write and
 
 const char* walk_name(const arm64::WalkResult& w) { return w.ok() ? "translates" : arm64::fault_kind_name(w.fault); }
 
-struct Outcome {
-  bool faulted = false;
-  uint64_t esr = 0;
-  uint64_t far = 0;
-  bool el0 = false;  // at EL0 a completed access also ends with an exception: esr and elr say which
-  uint64_t elr = 0;
-};
-
-Outcome from_el0(const El0Result& r) { return {r.faulted, r.esr, r.far, true, r.elr}; }
+Outcome from_el0(const El0Result& r) { return {r.faulted, r.esr, r.far, true, r.elr, r.value}; }
 
 bool allows(const arm64::Access& a, Op op) { return op == Op::kRead ? a.read : op == Op::kWrite ? a.write : a.execute; }
 
@@ -59,72 +52,14 @@ struct Tester {
 
   bool at_el0() const { return regime == Regime::kSecureEl0; }
 
-  // What must happen, from the walker and (separately) from the memory type; then what did.
   void judge(Op op, uint64_t va, const Outcome& got) {
-    count_accesses(part);
     (op == Op::kRead ? cover.loads : op == Op::kWrite ? cover.stores : cover.fetches) += 1;
-    const arm64::WalkResult w = walk_regime(regime, va);
-    const Expectation e = expect_in(regime, va);
-    const bool walker_allows = w.ok() && allows(walker_access(regime, w), op);
-    const bool type_allows = e.mapped && allows(expected_access(regime, e), op);
-    const unsigned fsc = w.ok() ? fsc_permission(w.level) : fault_status_of(w);
-    const unsigned ec = op == Op::kFetch ? (at_el0() ? kEcInstAbortLower : kEcInstAbortSame)
-                                         : (at_el0() ? kEcDataAbortLower : kEcDataAbortSame);
-    // The type (what the core meant) against the CPU first: that is the failure that matters; then
-    // the walker against the type, then the details of the fault the walker predicts.
-    const char* problem = nullptr;
-    if (got.faulted == type_allows)
-      problem = type_allows ? "faulted, expected to complete" : "completed, expected a fault";
-    else if (walker_allows != type_allows)
-      problem = "type and walker disagree";
-    else if (got.faulted && (esr_ec(got.esr) != ec || esr_fsc(got.esr) != fsc))
-      problem = "wrong exception class or fault status";
-    else if (got.faulted && got.far != va)
-      problem = "wrong FAR";
-    else if (got.faulted && op != Op::kFetch && esr_wnr(got.esr) != (op == Op::kWrite))
-      problem = "wrong WnR";
-    if (problem == nullptr) return;
-    char cpu[96] = "completed";
-    if (!got.faulted && got.el0)
-      snprintf(cpu, sizeof(cpu), "completed (EL0 then raised EC 0x%02x, %s, at 0x%lx)", esr_ec(got.esr),
-               esr_class_name(esr_ec(got.esr)), got.elr);
-    else if (got.faulted)
-      snprintf(cpu, sizeof(cpu), "faulted: ESR 0x%lx (EC 0x%02x, %s) FAR 0x%lx", got.esr, esr_ec(got.esr),
-               fault_status_name(esr_fsc(got.esr)), got.far);
-    mismatch(part, "%s%s at VA 0x%010lx (%s): %s; type %s, walker %s (%s L%u), CPU %s", at_el0() ? "EL0 " : "",
-             op_name(op), va, e.name, problem, type_allows ? "allows" : "forbids", walker_allows ? "allows" : "forbids",
-             walk_name(w), w.level, cpu);
+    judge_access(part, regime, op, va, expect_in(regime, va), walk_regime(regime, va), got);
   }
 
-  Outcome do_read(uint64_t va) {
-    if (at_el0()) return from_el0(el0_load(va));
-    Outcome o;
-    uint64_t value = 0;
-    o.faulted = probe_read(va, &value, &o.esr, &o.far);
-    return o;
-  }
-
-  Outcome do_write(uint64_t va, uint64_t value) {
-    if (at_el0()) return from_el0(el0_store(va, value));
-    Outcome o;
-    o.faulted = probe_write(va, value, &o.esr, &o.far);
-    return o;
-  }
-
-  // A fetch of va; `plant` first puts an instruction there that ends the fetch cleanly if it runs
-  // (`ret` at EL1/EL3, `svc` at EL0), when va is writable.
-  Outcome do_fetch(uint64_t va, bool plant) {
-    Outcome o;
-    if (!at_el0()) {
-      o.faulted = plant ? probe_execute_planted(va, &o.esr, &o.far) : probe_execute(va, &o.esr, &o.far);
-      return o;
-    }
-    Planted p;
-    if (plant) p = plant_instruction(va, svc_instruction(FW_EL0_SVC_PLANTED));
-    o = from_el0(el0_fetch(va));
-    unplant(p);
-    return o;
-  }
+  Outcome do_read(uint64_t va) { return try_access(regime, Op::kRead, va); }
+  Outcome do_write(uint64_t va, uint64_t value) { return try_access(regime, Op::kWrite, va, value); }
+  Outcome do_fetch(uint64_t va, bool plant) { return try_access(regime, Op::kFetch, va, 0, plant); }
 
   void read(uint64_t va) { judge(Op::kRead, va, do_read(va)); }
 
@@ -266,6 +201,63 @@ struct Tester {
 };
 
 }  // namespace
+
+AccessOutcome try_access(Regime regime, AccessOp op, uint64_t va, uint64_t value, bool plant) {
+  if (regime == Regime::kSecureEl0) {
+    if (op == Op::kRead) return from_el0(el0_load(va));
+    if (op == Op::kWrite) return from_el0(el0_store(va, value));
+    Planted p;
+    if (plant) p = plant_instruction(va, svc_instruction(FW_EL0_SVC_PLANTED));
+    const Outcome o = from_el0(el0_fetch(va));
+    unplant(p);
+    return o;
+  }
+  Outcome o;
+  switch (op) {
+    case Op::kRead: o.faulted = probe_read(va, &o.value, &o.esr, &o.far); break;
+    case Op::kWrite: o.faulted = probe_write(va, value, &o.esr, &o.far); break;
+    case Op::kFetch:
+      o.faulted = plant ? probe_execute_planted(va, &o.esr, &o.far) : probe_execute(va, &o.esr, &o.far);
+      break;
+  }
+  return o;
+}
+
+bool judge_access(Part part, Regime regime, AccessOp op, uint64_t va, const Expectation& e, const arm64::WalkResult& w,
+                  const AccessOutcome& got) {
+  count_accesses(part);
+  const bool at_el0 = regime == Regime::kSecureEl0;
+  const bool walker_allows = w.ok() && allows(walker_access(regime, w), op);
+  const bool type_allows = e.mapped && allows(expected_access(regime, e), op);
+  const unsigned fsc = w.ok() ? fsc_permission(w.level) : fault_status_of(w);
+  const unsigned ec = op == Op::kFetch ? (at_el0 ? kEcInstAbortLower : kEcInstAbortSame)
+                                       : (at_el0 ? kEcDataAbortLower : kEcDataAbortSame);
+  // The type (what the core meant) against the CPU first: that is the failure that matters; then
+  // the walker against the type, then the details of the fault the walker predicts.
+  const char* problem = nullptr;
+  if (got.faulted == type_allows)
+    problem = type_allows ? "faulted, expected to complete" : "completed, expected a fault";
+  else if (walker_allows != type_allows)
+    problem = "type and walker disagree";
+  else if (got.faulted && (esr_ec(got.esr) != ec || esr_fsc(got.esr) != fsc))
+    problem = "wrong exception class or fault status";
+  else if (got.faulted && got.far != va)
+    problem = "wrong FAR";
+  else if (got.faulted && op != Op::kFetch && esr_wnr(got.esr) != (op == Op::kWrite))
+    problem = "wrong WnR";
+  if (problem == nullptr) return true;
+  char cpu[96] = "completed";
+  if (!got.faulted && got.el0)
+    snprintf(cpu, sizeof(cpu), "completed (EL0 then raised EC 0x%02x, %s, at 0x%lx)", esr_ec(got.esr),
+             esr_class_name(esr_ec(got.esr)), got.elr);
+  else if (got.faulted)
+    snprintf(cpu, sizeof(cpu), "faulted: ESR 0x%lx (EC 0x%02x, %s) FAR 0x%lx", got.esr, esr_ec(got.esr),
+             fault_status_name(esr_fsc(got.esr)), got.far);
+  mismatch(part, "%s%s at VA 0x%010lx (%s): %s; type %s, walker %s (%s L%u), CPU %s", at_el0 ? "EL0 " : "", op_name(op),
+           va, e.name, problem, type_allows ? "allows" : "forbids", walker_allows ? "allows" : "forbids", walk_name(w),
+           w.level, cpu);
+  return false;
+}
 
 uint64_t run_access_checks(Regime regime, Part part, uint64_t seed) {
   Tester t{regime, part, Rng(seed), {}};

@@ -28,4 +28,28 @@ namespace teemm::fw::conf {
 // sampling constants: the part's minimum.
 uint64_t run_access_checks(Regime regime, Part part, uint64_t seed);
 
+// ---- One real access, judged (also used by the dynamic and address-space parts) ------------------
+enum class AccessOp { kRead, kWrite, kFetch };
+
+struct AccessOutcome {
+  bool faulted = false;
+  uint64_t esr = 0;
+  uint64_t far = 0;
+  bool el0 = false;  // at EL0 a completed access also ends with an exception: esr and elr say which
+  uint64_t elr = 0;
+  uint64_t value = 0;  // what a completed load read
+};
+
+// Performs the access at the regime's level (kSecureEl0: at EL0, from S-EL1): a 64-bit load, a
+// 64-bit store of `value`, or a fetch; `plant` first plants an instruction at va that ends the
+// fetch cleanly if it runs (`ret`, at EL0 `svc`), when va is writable.
+AccessOutcome try_access(Regime regime, AccessOp op, uint64_t va, uint64_t value = 0, bool plant = false);
+
+// Judges it: the access must complete exactly when `expected` grants it to the regime's level, the
+// walker (`walk`, of the regime's table) must agree with `expected`, and a fault must have the
+// exception class, fault status (kind, level), FAR and WnR the walk predicts. Counts one access
+// under `part`; returns true when all agreed (mismatches are reported).
+bool judge_access(Part part, Regime regime, AccessOp op, uint64_t va, const Expectation& expected,
+                  const arm64::WalkResult& walk, const AccessOutcome& got);
+
 }  // namespace teemm::fw::conf
