@@ -6,8 +6,12 @@
 //    static    AT over every page and random addresses, three-way (static_checks.cpp), at EL3 and
 //              at secure EL1 on the same table;
 //    access    real loads, stores and fetches on samples of each kind of region (access_checks.cpp);
+//    el0       secure EL0 on the EL1&0 table: real EL0 accesses and AT S1E0R/W (access_checks.cpp,
+//              static_checks.cpp, el0.S);
 //    dynamic   thousands of shared-memory ranges mapped and unmapped on the live system with real
 //              TLB maintenance (dynamic_checks.cpp, tlb.cpp);
+//    address-space  mm::AddressSpace itself at secure EL1: map_shared, refusals, ioremap,
+//              release_guest (address_space_checks.cpp);
 //    stage2    a library-built stage 2 and NS EL1 stage 1 judged at non-secure EL2 (stage2_checks.cpp).
 // 3. one summary line per part and overall; exit status 0 only with 0 mismatches.
 //
@@ -21,6 +25,7 @@
 #include <cstdint>
 
 #include "access_checks.hpp"
+#include "address_space_checks.hpp"
 #include "console.hpp"
 #include "dynamic_checks.hpp"
 #include "layout.hpp"
@@ -115,6 +120,7 @@ uint64_t secure_el1_checks(uint64_t) {
                     "a fetch per region (devices: a load + a fetch) + samples + the EL0 window");
   });
   timed("dynamic-sel1", [] { run_dynamic_checks(Regime::kSecureEl1, Part::kDynamicEl1, g_seed + 6); });
+  timed("address-space", [] { run_address_space_checks(g_seed + 9); });
   return 0;
 }
 

@@ -49,7 +49,8 @@ void register_regions() {
 
 arm64::TablePool* make_pool() {
   const Span free = rw_free();
-  size_t pages = free.size / kPageSize;
+  FW_CHECK(free.size / kPageSize > kAddressSpaceStoragePages);
+  size_t pages = free.size / kPageSize - kAddressSpaceStoragePages;
   if (pages > kMaxPoolPages) pages = kMaxPoolPages;
   // Placement-construct: TablePool is neither copyable nor assignable, and its storage is only known
   // at run time (linker symbols).
@@ -124,6 +125,14 @@ const System& build_system() {
 }
 
 const System& system() { return g_system; }
+
+const mm::PhysMemRegistry& registry() { return g_registry; }
+
+Span address_space_storage() {
+  const Span free = rw_free();
+  const uint64_t size = kAddressSpaceStoragePages * kPageSize;
+  return {free.end() - size, size};
+}
 
 bool el0_window_expectation(uint64_t va, Expectation* e) {
   if (va < kEl0WindowVa || va - kEl0WindowVa >= kPageSize) return false;

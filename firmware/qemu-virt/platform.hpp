@@ -10,8 +10,10 @@
 #include "arch/arm64/descriptor.hpp"
 #include "arch/arm64/table_pool.hpp"
 #include "arch/arm64/translation_table.hpp"
+#include "layout.hpp"
 #include "mm/memory_map.hpp"
 #include "mm/memory_type.hpp"
+#include "mm/phys_mem_registry.hpp"
 
 namespace teemm::fw::conf {
 
@@ -27,10 +29,17 @@ struct System {
   arm64::Stage1Table* el1_table = nullptr;  // secure EL1&0 regime
 };
 
+// The end of rw_free() is not given to the table pool: the address-space part builds its
+// mm::AddressSpace storage there (secure memory, as the page scratch must be).
+inline constexpr uint64_t kAddressSpaceStoragePages = 48;
+Span address_space_storage();
+
 // Registers the regions, builds the map and the tables (MMU off), and maps the EL0 window (el0.hpp)
 // in the EL1&0 table; panics when the library refuses.
 const System& build_system();
 const System& system();
+// The registry the system was built from (the platform's regions plus fw-ns-window).
+const mm::PhysMemRegistry& registry();
 
 // Programs MAIR/TCR/TTBR0 of EL3 for the system's table and turns the MMU on.
 void enable_el3_mmu();

@@ -41,6 +41,7 @@ const char* part_name(Part part) {
     case Part::kEl0: return "el0";
     case Part::kDynamic: return "dynamic";
     case Part::kDynamicEl1: return "dynamic-sel1";
+    case Part::kAddressSpace: return "address-space";
     case Part::kStage2: return "stage2";
     case Part::kCount: break;
   }

@@ -13,14 +13,15 @@
 namespace teemm::fw::conf {
 
 enum class Part : unsigned {
-  kStaticEl3,   // AT S1E3R/W over the static map vs walker vs memory types
-  kStaticEl1,   // the same table at secure EL1, AT S1E1R/W
-  kAccessEl3,   // real loads, stores and fetches at EL3
-  kAccessEl1,   // the same at secure EL1
-  kEl0,         // secure EL0 on the EL1&0 table: AT S1E0R/W everywhere, real EL0 loads, stores, fetches
-  kDynamic,     // map/unmap of shared memory on the live system at EL3, TLB maintenance
-  kDynamicEl1,  // the same at secure EL1 on the EL1&0-regime table
-  kStage2,      // NS EL2 agent: stage 2 + NS EL1 stage 1 vs the walkers
+  kStaticEl3,     // AT S1E3R/W over the static map vs walker vs memory types
+  kStaticEl1,     // the same table at secure EL1, AT S1E1R/W
+  kAccessEl3,     // real loads, stores and fetches at EL3
+  kAccessEl1,     // the same at secure EL1
+  kEl0,           // secure EL0 on the EL1&0 table: AT S1E0R/W everywhere, real EL0 loads, stores, fetches
+  kDynamic,       // map/unmap of shared memory on the live system at EL3, TLB maintenance
+  kDynamicEl1,    // the same at secure EL1 on the EL1&0-regime table
+  kAddressSpace,  // mm::AddressSpace itself at secure EL1: map_shared, ioremap, refusals, release_guest
+  kStage2,        // NS EL2 agent: stage 2 + NS EL1 stage 1 vs the walkers
   kCount,
 };
 
