@@ -1,6 +1,7 @@
 // firmware/qemu-virt/dynamic_checks.cpp: see dynamic_checks.hpp.
 #include "dynamic_checks.hpp"
 
+#include "access_checks.hpp"
 #include "console.hpp"
 #include "exceptions.hpp"
 #include "mm/va_allocator.hpp"
@@ -161,8 +162,26 @@ class Dynamic {
     stats_.pages_mapped += r.pages;
     if (r.big) ++stats_.blocks;
     verify_mapped(r, true);
+    fetch_checks(r);
     if (request.guard_page) check_va(r.va + r.pages * kPageSize);
     return true;
+  }
+
+  // Execute permission, which AT cannot show: a fetch of a `ret` (at EL0 an `svc`) planted in one
+  // page of the new range must fault, shared memory being never executable; at secure EL1 also
+  // from EL0, and an EL0 load, since EL0 may not touch it at all.
+  void fetch_checks(const Range& r) {
+    const uint64_t page = r.first_mapped + rng_.below(r.end_mapped - r.first_mapped);
+    const uint64_t va = r.va + page * kPageSize + rng_.below(kPageSize / 4) * 4;
+    const Expectation e = expect(va);
+    const arm64::WalkResult w = walk_regime(g_regime, va);
+    judge_access(g_part, g_regime, AccessOp::kFetch, va, e, w, try_access(g_regime, AccessOp::kFetch, va, 0, true));
+    if (g_regime != Regime::kSecureEl1) return;
+    judge_access(g_part, Regime::kSecureEl0, AccessOp::kFetch, va, e, w,
+                 try_access(Regime::kSecureEl0, AccessOp::kFetch, va, 0, true));
+    const uint64_t load = va & ~uint64_t{7};
+    judge_access(g_part, Regime::kSecureEl0, AccessOp::kRead, load, e, w,
+                 try_access(Regime::kSecureEl0, AccessOp::kRead, load));
   }
 
   // Page indices worth checking in [first, end): all of them when few, else a sample with both ends.
@@ -216,10 +235,15 @@ class Dynamic {
     return none;
   }
 
+  // Three-way at the regime's level; on the EL1&0 table also for EL0 (AT S1E0R/W), which may touch
+  // no shared memory at all.
   void check_va(uint64_t va) {
     const System& sys = system();
-    check_translation(g_part, g_regime, va, expect(va), walk_stage1(*sys.pool, g_table->raw().root(), va),
-                      translate_with_cpu(g_regime, va));
+    const Expectation e = expect(va);
+    const arm64::WalkResult w = walk_stage1(*sys.pool, g_table->raw().root(), va);
+    check_translation(g_part, g_regime, va, e, w, translate_with_cpu(g_regime, va));
+    if (g_regime == Regime::kSecureEl1)
+      check_translation(g_part, Regime::kSecureEl0, va, e, w, translate_with_cpu(Regime::kSecureEl0, va));
   }
 
   void check_window_samples() {
@@ -313,6 +337,18 @@ void run_dynamic_checks(Regime regime, Part part, uint64_t seed) {
     panic("VaAllocator::init: %s", error_name(s.error()));
   CheckedTlb tlb(regime == Regime::kEl3 ? arm64::TlbRegime::kEl3 : arm64::TlbRegime::kEl1);
   g_table->raw().set_tlb_maintenance(&tlb);
+  // Minimum: per range at least one page three-way checked (2 AT) after the map and one after the
+  // unmap, plus 4 window samples (8 AT) per step (a step creates or destroys a range; there are at
+  // least kRanges steps), all twice on the EL1&0 table (EL1 and EL0); a store and a load through
+  // every new range, a fetch in it (at secure EL1 also an EL0 fetch and an EL0 load), a load before
+  // its unmap (the touch) and one after it (the stale-TLB probe).
+  const bool el1 = regime == Regime::kSecureEl1;
+  require_minimum(part, (el1 ? 2 : 1) * (2 + 2 + 2 * kWindowSamples) * uint64_t{kRanges},
+                  (el1 ? 7 : 5) * uint64_t{kRanges},
+                  el1 ? "per range, EL1 and EL0: 2 AT after map + 2 AT after unmap + 8 AT of window samples; store + "
+                        "load + fetch + EL0 fetch + EL0 load + touch + load after unmap"
+                      : "per range: 2 AT after map + 2 AT after unmap + 8 AT of window samples; store + load + fetch + "
+                        "touch + load after unmap");
   const uint64_t pool_before = sys.pool->used();
   printf("%s: %u shared-memory ranges in %s 0x%lx..0x%lx, TLB maintenance %s\n", name, kRanges, window.name,
          window.va.value, entry_end(window), CheckedTlb::skipped() ? "SKIPPED (TEEMM_FW_SKIP_TLBI)" : "on");

@@ -6,8 +6,10 @@
 // break-before-make), with the TLB maintenance of tlb.hpp installed.
 //
 // After each step: AT + walker + model (three-way, translation.hpp) on the range, its guard page
-// and random addresses of the window; stores and loads through the new mapping (and, for pages of
-// the static nsec-shm region, a read through the static alias proves the PA). Before an unmap the
+// and random addresses of the window (on the EL1&0 table also AT S1E0R/W: EL0 may touch none of
+// it); stores and loads through the new mapping (and, for pages of the static nsec-shm region, a
+// read through the static alias proves the PA); a fetch in every new range must fault (shared
+// memory is never executable; at secure EL1 also an EL0 fetch and an EL0 load). Before an unmap the
 // pages are touched, so the TLB holds them; after it, a real load must fault: AT never consults the
 // TLB, so only this catches a missing invalidate. At the end every table page must be back in the
 // pool and the allocator's audit must pass.

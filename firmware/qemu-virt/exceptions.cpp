@@ -18,9 +18,14 @@ static_assert(offsetof(teemm::fw::TrapFrame, info) == FW_FRAME_INFO);
 extern "C" {
 // Armed by the probe routines (vectors.S): the address to resume at if the access faults.
 volatile uint64_t fw_probe_recover = 0;
+// Armed by fw_el0_call (el0.S): where S-EL1 resumes when EL0 takes an exception.
+volatile uint64_t fw_el0_recover = 0;
+// What ended the last EL0 call (read by el0.cpp).
+volatile teemm::fw::TrapFrame fw_el0_exit;
 
 int fw_probe_read64(uint64_t va, uint64_t* value);
 int fw_probe_read8(uint64_t va, uint64_t* value);
+int fw_probe_read32(uint64_t va, uint64_t* value);
 int fw_probe_write64(uint64_t va, uint64_t value);
 int fw_probe_write8(uint64_t va, uint64_t value);
 int fw_probe_execute(uint64_t va);
@@ -36,7 +41,6 @@ volatile ProbeFault g_last_fault;
 volatile unsigned g_depth = 0;
 ExceptionHook g_hook = nullptr;
 
-constexpr uint32_t kRetInstruction = 0xd65f03c0;
 constexpr uint32_t kHltSemihosting = 0xd45e0000;  // hlt #0xf000
 
 [[noreturn]] void halt_forever() {
@@ -81,6 +85,13 @@ bool probe_read8(uint64_t va, uint8_t* value, uint64_t* esr, uint64_t* far) {
   return finish(faulted, esr, far);
 }
 
+bool probe_read32(uint64_t va, uint32_t* value, uint64_t* esr, uint64_t* far) {
+  uint64_t v = 0;
+  const int faulted = fw_probe_read32(va, &v);
+  if (faulted == 0 && value != nullptr) *value = static_cast<uint32_t>(v);
+  return finish(faulted, esr, far);
+}
+
 bool probe_write(uint64_t va, uint64_t value, uint64_t* esr, uint64_t* far) {
   return finish(fw_probe_write64(va, value), esr, far);
 }
@@ -91,23 +102,30 @@ bool probe_write8(uint64_t va, uint8_t value, uint64_t* esr, uint64_t* far) {
 
 bool probe_execute(uint64_t va, uint64_t* esr, uint64_t* far) { return finish(fw_probe_execute(va), esr, far); }
 
+Planted plant_instruction(uint64_t va, uint32_t insn) {
+  va &= ~uint64_t{3};
+  Planted p;
+  p.word_va = va & ~uint64_t{7};
+  const unsigned shift = static_cast<unsigned>((va - p.word_va) * 8);
+  if (fw_probe_read64(p.word_va, &p.original) != 0) return p;
+  const uint64_t patched = (p.original & ~(uint64_t{0xffffffff} << shift)) | (uint64_t{insn} << shift);
+  p.done = fw_probe_write64(p.word_va, patched) == 0;
+  if (p.done) sync_icache_range(p.word_va, 8);
+  return p;
+}
+
+void unplant(const Planted& p) {
+  if (!p.done) return;
+  fw_probe_write64(p.word_va, p.original);
+  sync_icache_range(p.word_va, 8);
+}
+
 bool probe_execute_planted(uint64_t va, uint64_t* esr, uint64_t* far, bool* planted) {
   va &= ~uint64_t{3};
-  const uint64_t word_va = va & ~uint64_t{7};
-  const unsigned shift = static_cast<unsigned>((va - word_va) * 8);
-  uint64_t original = 0;
-  bool did_plant = false;
-  if (!fw_probe_read64(word_va, &original)) {
-    const uint64_t patched = (original & ~(uint64_t{0xffffffff} << shift)) | (uint64_t{kRetInstruction} << shift);
-    did_plant = fw_probe_write64(word_va, patched) == 0;
-    if (did_plant) sync_icache_range(word_va, 8);
-  }
-  if (planted != nullptr) *planted = did_plant;
+  const Planted p = plant_instruction(va, kRetInstruction);
+  if (planted != nullptr) *planted = p.done;
   const bool faulted = finish(fw_probe_execute(va), esr, far);
-  if (did_plant) {
-    fw_probe_write64(word_va, original);
-    sync_icache_range(word_va, 8);
-  }
+  unplant(p);
   return faulted;
 }
 
@@ -128,7 +146,7 @@ const char* esr_class_name(unsigned ec) {
     case 0x01: return "WFI/WFE";
     case 0x07: return "FP/SIMD access";
     case 0x0e: return "illegal execution state";
-    case 0x15: return "SVC (AArch64)";
+    case kEcSvc64: return "SVC (AArch64)";
     case kEcHvc64: return "HVC (AArch64)";
     case kEcSmc64: return "SMC (AArch64)";
     case kEcSysreg: return "MSR/MRS/system instruction";
@@ -194,6 +212,21 @@ using namespace teemm::fw;
 extern "C" void fw_exception(TrapFrame* frame, uint64_t info) {
   const unsigned kind = static_cast<unsigned>(info & 0xff);
   const unsigned el = static_cast<unsigned>((info >> 8) & 3);
+
+  // Anything EL0 raises while an EL0 call runs ends the call, at EL1h, with SP_EL1 back where the
+  // ERET left it (the frame is popped on the way out).
+  if (el == 1 && (kind >> 2) == (FW_VEC_LOWER64_SYNC >> 2) && fw_el0_recover != 0) {
+    for (unsigned i = 0; i < 31; ++i) fw_el0_exit.x[i] = frame->x[i];
+    fw_el0_exit.elr = frame->elr;
+    fw_el0_exit.spsr = frame->spsr;
+    fw_el0_exit.esr = frame->esr;
+    fw_el0_exit.far = frame->far;
+    fw_el0_exit.info = info;
+    frame->elr = fw_el0_recover;
+    frame->spsr = FW_SPSR_EL1H_MASKED;
+    fw_el0_recover = 0;
+    return;
+  }
 
   if (kind == FW_VEC_CUR_SPX_SYNC && fw_probe_recover != 0) {
     g_last_fault.esr = frame->esr;

@@ -3,7 +3,8 @@
 //
 // The vectors (vectors.S) are installed at EL3 by boot.S and at secure EL1 by run_at_secure_el1().
 // A synchronous exception from the current EL while a probe is armed resumes the probe, which then
-// reports "faulted" with the ESR/FAR of the fault. Anything else is unexpected: it is printed (kind,
+// reports "faulted" with the ESR/FAR of the fault. At secure EL1, any exception from EL0 while an
+// EL0 call is armed (el0.hpp) ends that call and is its result. Anything else is unexpected: it is printed (kind,
 // EL, ESR with its decoding, ELR, FAR, SPSR, registers) and the run exits with FW_EXIT_EXCEPTION
 // (3) through semihosting; a fault while handling a fault exits with FW_EXIT_NESTED_EXCEPTION (5).
 // Exceptions at non-secure EL2 are reported by the agent's vectors and exit with
@@ -36,6 +37,7 @@ static_assert(sizeof(TrapFrame) == FW_FRAME_SIZE);
 // fault when the memory is Device, e.g. with the MMU off).
 bool probe_read(uint64_t va, uint64_t* value, uint64_t* esr = nullptr, uint64_t* far = nullptr);
 bool probe_read8(uint64_t va, uint8_t* value, uint64_t* esr = nullptr, uint64_t* far = nullptr);
+bool probe_read32(uint64_t va, uint32_t* value, uint64_t* esr = nullptr, uint64_t* far = nullptr);
 bool probe_write(uint64_t va, uint64_t value, uint64_t* esr = nullptr, uint64_t* far = nullptr);
 bool probe_write8(uint64_t va, uint8_t value, uint64_t* esr = nullptr, uint64_t* far = nullptr);
 
@@ -53,6 +55,20 @@ bool probe_execute_planted(uint64_t va, uint64_t* esr = nullptr, uint64_t* far =
 // A page of `ret` instructions in .text (TEE_RAM_RX): an executable target for probe_execute.
 uint64_t ret_page();
 
+// Plants the instruction `insn` at va (4-byte aligned) with probed accesses, keeping the word it
+// replaces, with the I-cache maintenance; `done` is false when va cannot be read or written (then
+// nothing changed). unplant() puts the original back.
+struct Planted {
+  uint64_t word_va = 0;
+  uint64_t original = 0;
+  bool done = false;
+};
+Planted plant_instruction(uint64_t va, uint32_t insn);
+void unplant(const Planted& planted);
+
+inline constexpr uint32_t kRetInstruction = 0xd65f03c0;
+constexpr uint32_t svc_instruction(unsigned imm16) { return 0xd4000001u | (imm16 << 5); }
+
 struct ProbeFault {
   uint64_t esr = 0;
   uint64_t far = 0;
@@ -64,6 +80,7 @@ ProbeFault last_probe_fault();
 
 // ---- ESR decoding --------------------------------------------------------------------------------
 inline constexpr unsigned kEcUnknown = 0x00;
+inline constexpr unsigned kEcSvc64 = 0x15;
 inline constexpr unsigned kEcHvc64 = 0x16;
 inline constexpr unsigned kEcSmc64 = 0x17;
 inline constexpr unsigned kEcSysreg = 0x18;

@@ -32,6 +32,17 @@
 #define FW_CTX_SCR 104
 #define FW_CTX_SIZE 112
 
+/* ---- Secure EL0 probes (el0.S <-> el0.cpp) ----------------------------------------------------- */
+#define FW_EL0_LOAD_OFFSET 0    /* in the EL0 page: ldr x1, [x0]; svc #FW_EL0_SVC_DONE */
+#define FW_EL0_STORE_OFFSET 8   /* str x1, [x0]; svc #FW_EL0_SVC_DONE */
+#define FW_EL0_LOAD32_OFFSET 16 /* ldr w1, [x0]; svc #FW_EL0_SVC_DONE */
+#define FW_EL0_SVC_OFFSET 32    /* from here to the end of the page: svc #FW_EL0_SVC_FILL */
+#define FW_EL0_SVC_DONE 0x70    /* the load or store completed */
+#define FW_EL0_SVC_FILL 0x71    /* an EL0 fetch reached the page's svc fill */
+#define FW_EL0_SVC_PLANTED 0x72 /* an EL0 fetch executed an svc planted at its target */
+#define FW_SPSR_EL0T_MASKED 0x3c0
+#define FW_SPSR_EL1H_MASKED 0x3c5
+
 /* ---- Non-secure EL2 agent job (ns_agent.S <-> lower_el.hpp NsEl2Job) -------------------------- */
 #define FW_NSJOB_HCR 0
 #define FW_NSJOB_VTCR 8

@@ -5,6 +5,7 @@
 
 #include "arch/arm64/registers.hpp"
 #include "console.hpp"
+#include "el0.hpp"
 #include "layout.hpp"
 #include "mm/phys_mem_registry.hpp"
 #include "platform/builtin/qemu_virt.hpp"
@@ -48,7 +49,8 @@ void register_regions() {
 
 arm64::TablePool* make_pool() {
   const Span free = rw_free();
-  size_t pages = free.size / kPageSize;
+  FW_CHECK(free.size / kPageSize > kAddressSpaceStoragePages);
+  size_t pages = free.size / kPageSize - kAddressSpaceStoragePages;
   if (pages > kMaxPoolPages) pages = kMaxPoolPages;
   // Placement-construct: TablePool is neither copyable nor assignable, and its storage is only known
   // at run time (linker symbols).
@@ -68,16 +70,39 @@ void print_map() {
              entry_end(e), e.pa.value);
     }
   }
+  printf("  %-14s %-12s VA 0x%010lx..0x%010lx -> PA 0x%010lx (firmware: EL0 R-X, EL1&0 table only)\n", "fw-el0-window",
+         "-", kEl0WindowVa, kEl0WindowVa + kPageSize, el0_page());
   const arm64::TableStatistics& s = g_table.raw().statistics();
   printf("  tables: %lu pages (L1 %lu, L2 %lu, L3 %lu); leaves L1 %lu, L2 %lu, L3 %lu; pool %zu/%zu pages\n",
          s.table_pages, s.tables[1], s.tables[2], s.tables[3], s.leaves[1], s.leaves[2], s.leaves[3],
          g_system.pool->used(), g_system.pool->capacity());
 }
 
+// The EL0 window: the EL0 page again, for EL0 (R-X), privileged read-only, secure, cached.
+arm64::MappingAttributes el0_window_attributes() {
+  arm64::MappingAttributes a;
+  a.memory = MemoryKind::kNormalWriteBack;
+  a.privileged = {true, false, false};
+  a.unprivileged = {true, false, true};
+  a.non_secure = false;
+  return a;
+}
+
+void map_el0_window() {
+  FW_CHECK(g_map.find(VirtAddr(kEl0WindowVa)) == nullptr &&
+           g_map.find(VirtAddr(kEl0WindowVa + kPageSize - 1)) == nullptr);
+  FW_CHECK(text().contains(el0_page()) && (el0_page() & kPageMask) == 0);
+  if (Status s =
+          g_el1_table.map(VirtAddr(kEl0WindowVa), PhysAddr(el0_page()), Size(kPageSize), el0_window_attributes());
+      !s)
+    panic("mapping the EL0 window: %s", error_name(s.error()));
+}
+
 }  // namespace
 
 arm64::Stage1Table build_table(arm64::TranslationRegime regime) {
-  Result<arm64::Stage1Table> table = arm64::Stage1Table::create(*g_system.pool, kVaBits, regime);
+  // The output size the tables are used with: TCR_ELx.PS = 40 bits (enable_*_mmu).
+  Result<arm64::Stage1Table> table = arm64::Stage1Table::create(*g_system.pool, kVaBits, regime, kPaBits);
   if (!table) panic("Stage1Table::create: %s", error_name(table.error()));
   if (Status s = mm::map_static_regions(g_map, table.value()); !s)
     panic("map_static_regions: %s", error_name(s.error()));
@@ -94,11 +119,33 @@ const System& build_system() {
   g_el1_table = build_table(arm64::TranslationRegime::kEl1And0);
   g_system.table = &g_table;
   g_system.el1_table = &g_el1_table;
+  map_el0_window();
   print_map();
   return g_system;
 }
 
 const System& system() { return g_system; }
+
+const mm::PhysMemRegistry& registry() { return g_registry; }
+
+Span address_space_storage() {
+  const Span free = rw_free();
+  const uint64_t size = kAddressSpaceStoragePages * kPageSize;
+  return {free.end() - size, size};
+}
+
+bool el0_window_expectation(uint64_t va, Expectation* e) {
+  if (va < kEl0WindowVa || va - kEl0WindowVa >= kPageSize) return false;
+  *e = Expectation{};
+  e->mapped = true;
+  e->pa = el0_page() + (va - kEl0WindowVa);
+  e->non_secure = false;
+  e->memory = MemoryKind::kNormalWriteBack;
+  e->access = el0_window_attributes().privileged;
+  e->el0 = el0_window_attributes().unprivileged;
+  e->name = "fw-el0-window";
+  return true;
+}
 
 void enable_el3_mmu() {
   // The tables were written with the MMU (and so the caches) off: make sure no stale line hides them.

@@ -10,8 +10,10 @@
 #include "arch/arm64/descriptor.hpp"
 #include "arch/arm64/table_pool.hpp"
 #include "arch/arm64/translation_table.hpp"
+#include "layout.hpp"
 #include "mm/memory_map.hpp"
 #include "mm/memory_type.hpp"
+#include "mm/phys_mem_registry.hpp"
 
 namespace teemm::fw::conf {
 
@@ -27,9 +29,17 @@ struct System {
   arm64::Stage1Table* el1_table = nullptr;  // secure EL1&0 regime
 };
 
-// Registers the regions, builds the map and the tables (MMU off); panics when the library refuses.
+// The end of rw_free() is not given to the table pool: the address-space part builds its
+// mm::AddressSpace storage there (secure memory, as the page scratch must be).
+inline constexpr uint64_t kAddressSpaceStoragePages = 48;
+Span address_space_storage();
+
+// Registers the regions, builds the map and the tables (MMU off), and maps the EL0 window (el0.hpp)
+// in the EL1&0 table; panics when the library refuses.
 const System& build_system();
 const System& system();
+// The registry the system was built from (the platform's regions plus fw-ns-window).
+const mm::PhysMemRegistry& registry();
 
 // Programs MAIR/TCR/TTBR0 of EL3 for the system's table and turns the MMU on.
 void enable_el3_mmu();
@@ -44,10 +54,17 @@ struct Expectation {
   bool non_secure = false;
   arm64::MemoryKind memory = arm64::MemoryKind::kNormalWriteBack;
   arm64::Access access;  // privileged access the type grants
+  // What EL0 may do: nothing for every mapping of the core (its static map and its dynamic
+  // ranges); only the firmware's own EL0 probe page (el0.hpp) grants EL0 anything.
+  arm64::Access el0;
   const char* name = "unmapped";
 };
 
+// The core's static map (the EL3 table and the EL1&0 table hold the same).
 Expectation expect_static(uint64_t va);
+// The firmware's EL0 window (el0.hpp), mapped by build_system in the EL1&0 table only: true, with
+// *e filled in, when va lies in it.
+bool el0_window_expectation(uint64_t va, Expectation* e);
 Expectation expect_for_type(mm::MemoryType type, uint64_t pa, const char* name);
 
 // End of an entry's VA range. (MapEntry::end_va() is unusable here: <cstdarg>, which the console

@@ -13,6 +13,10 @@ struct Counters {
   uint64_t translations = 0;
   uint64_t accesses = 0;
   uint64_t mismatches = 0;
+  bool has_minimum = false;
+  uint64_t min_translations = 0;
+  uint64_t min_accesses = 0;
+  const char* why = "";
 };
 
 constexpr unsigned kParts = static_cast<unsigned>(Part::kCount);
@@ -22,6 +26,7 @@ constexpr uint64_t kPrintTotal = 24;
 
 Counters g_counters[kParts];
 uint64_t g_printed = 0;
+bool g_counting = true;
 
 Counters& of(Part part) { return g_counters[static_cast<unsigned>(part)]; }
 
@@ -33,8 +38,10 @@ const char* part_name(Part part) {
     case Part::kStaticEl1: return "static-sel1";
     case Part::kAccessEl3: return "access-el3";
     case Part::kAccessEl1: return "access-sel1";
+    case Part::kEl0: return "el0";
     case Part::kDynamic: return "dynamic";
     case Part::kDynamicEl1: return "dynamic-sel1";
+    case Part::kAddressSpace: return "address-space";
     case Part::kStage2: return "stage2";
     case Part::kCount: break;
   }
@@ -43,8 +50,21 @@ const char* part_name(Part part) {
 
 uint64_t now_us() { return read_cntpct_el0() * 1000000 / read_cntfrq_el0(); }
 
-void count_translations(Part part, uint64_t n) { of(part).translations += n; }
-void count_accesses(Part part, uint64_t n) { of(part).accesses += n; }
+void count_translations(Part part, uint64_t n) {
+  if (g_counting) of(part).translations += n;
+}
+void count_accesses(Part part, uint64_t n) {
+  if (g_counting) of(part).accesses += n;
+}
+void stop_counting() { g_counting = false; }
+
+void require_minimum(Part part, uint64_t translations, uint64_t accesses, const char* why) {
+  Counters& c = of(part);
+  c.has_minimum = true;
+  c.min_translations = translations;
+  c.min_accesses = accesses;
+  c.why = why;
+}
 
 void mismatch(Part part, const char* fmt, ...) {
   Counters& c = of(part);
@@ -68,11 +88,29 @@ uint64_t total_mismatches() {
 }
 
 void print_summary() {
+  // A shortfall is a failure of the part: printed whatever the mismatch print budget says.
+  for (unsigned i = 0; i < kParts; ++i) {
+    Counters& c = g_counters[i];
+    const char* name = part_name(static_cast<Part>(i));
+    if (!c.has_minimum) {
+      ++c.mismatches;
+      printf("conformance part %s FAILED: it declared no minimum (did it run?)\n", name);
+      continue;
+    }
+    if (c.translations < c.min_translations || c.accesses < c.min_accesses) {
+      ++c.mismatches;
+      printf(
+          "conformance part %s FAILED: below its minimum: %lu translations compared (minimum %lu), %lu accesses "
+          "tried (minimum %lu); minimum from: %s\n",
+          name, c.translations, c.min_translations, c.accesses, c.min_accesses, c.why);
+    }
+  }
   Counters total;
   for (unsigned i = 0; i < kParts; ++i) {
     const Counters& c = g_counters[i];
-    printf("conformance part %-12s %8lu translations compared, %6lu accesses tried, %lu mismatches\n",
-           part_name(static_cast<Part>(i)), c.translations, c.accesses, c.mismatches);
+    printf(
+        "conformance part %-13s %8lu translations compared (min %lu), %6lu accesses tried (min %lu), %lu mismatches\n",
+        part_name(static_cast<Part>(i)), c.translations, c.min_translations, c.accesses, c.min_accesses, c.mismatches);
     total.translations += c.translations;
     total.accesses += c.accesses;
     total.mismatches += c.mismatches;

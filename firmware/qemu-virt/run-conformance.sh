@@ -110,7 +110,7 @@ semihosting="enable=on,target=native"
 for a in "${fw_args[@]}"; do
   semihosting+=",arg=$a"
 done
-cmd=("$qemu" -machine virt,secure=on,virtualization=on -cpu cortex-a57 -m 1024 -nographic -nic none
+cmd=("$qemu" -machine virt,secure=on,virtualization=on,acpi=off -cpu cortex-a57 -m 1024 -nographic -nic none
      -semihosting-config "$semihosting" -bios "$image")
 echo "+ timeout $run_timeout ${cmd[*]}"
 # The output is also kept for --expect-line (a file of its own: tests may run in parallel).

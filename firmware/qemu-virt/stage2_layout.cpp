@@ -106,8 +106,11 @@ GuestTables& build_guest_tables(uint64_t seed) {
   FW_CHECK(scratch.size / kPageSize == kPoolPages);
   g_guest.pool = new (g_pool_storage) arm64::TablePool(reinterpret_cast<arm64::TablePage*>(scratch.base), g_live_counts,
                                                        kPoolPages, PhysAddr(scratch.base));
-  Result<arm64::Stage2Table> s2 = arm64::Stage2Table::create(*g_guest.pool, kIpaBits);
-  Result<arm64::Stage1Table> s1 = arm64::Stage1Table::create(*g_guest.pool, kVaBits);
+  // Each table with the output size its regime is programmed with: VTCR_EL2.PS for stage 2, and
+  // TCR_EL1.IPS = the IPA size for the guest's stage 1 (stage2_checks.cpp).
+  Result<arm64::Stage2Table> s2 = arm64::Stage2Table::create(*g_guest.pool, kIpaBits, kVtcrPaBits);
+  Result<arm64::Stage1Table> s1 =
+      arm64::Stage1Table::create(*g_guest.pool, kVaBits, arm64::TranslationRegime::kEl1And0, kIpaBits);
   if (!s2 || !s1) panic("guest table create refused");
   g_guest.stage2 = s2.value();
   g_guest.stage1 = s1.value();

@@ -17,6 +17,10 @@
 namespace teemm::fw::conf {
 
 inline constexpr unsigned kIpaBits = 40;  // VTCR_EL2.T0SZ = 24, walks start at level 0
+// VTCR_EL2.PS. The walk of a 40-bit IPA space starts at level 0 (SL0 = 2), which QEMU 7.2 only
+// accepts when the output size is above 42 bits (ptw.c check_s2_mmu_setup uses PS, not PARange);
+// Cortex-A57 implements 44 bits, so say so. probe_level0_start() shows what 40 bits would do.
+inline constexpr unsigned kVtcrPaBits = 44;
 
 // One contiguous input range of a layout; `pages` (when set) replaces the contiguous output.
 struct LayoutRegion {

@@ -2,6 +2,7 @@
 #include "static_checks.hpp"
 
 #include "console.hpp"
+#include "el0.hpp"
 #include "platform.hpp"
 #include "rng.hpp"
 #include "sysreg.hpp"
@@ -25,10 +26,7 @@ struct Checker {
   uint64_t jitter(uint64_t page) { return page + (rng.below(kPageSize / 8) * 8); }
 
   void check(uint64_t va) {
-    const System& sys = system();
-    const arm64::Stage1Table& table = regime == Regime::kEl3 ? *sys.table : *sys.el1_table;
-    const arm64::WalkResult walk = walk_stage1(*sys.pool, table.raw().root(), va);
-    check_translation(part, regime, va, expect_static(va), walk, translate_with_cpu(regime, va));
+    check_translation(part, regime, va, expect_in(regime, va), walk_regime(regime, va), translate_with_cpu(regime, va));
   }
 
   void every_page(const mm::MapEntry& e) {
@@ -63,19 +61,29 @@ struct Checker {
 
 }  // namespace
 
-void run_static_checks(Regime regime, Part part, uint64_t seed) {
+uint64_t run_static_checks(Regime regime, Part part, uint64_t seed) {
   Checker c{regime, part, Rng(seed)};
   const System& sys = system();
+  uint64_t planned = 0;  // VAs checked, two translations each
   for (const mm::MapEntry& e : *sys.map) {
     if (e.is_va_reservation()) {
       c.reservation_samples(e);
+      planned += 2 + kRandomPerReservation;
     } else {
       c.every_page(e);
+      planned += e.size.bytes / kPageSize;
     }
     c.edges(e);
+    planned += 2 + kRandomNearEdges;
+  }
+  if (regime != Regime::kEl3) {
+    c.check(c.jitter(kEl0WindowVa));  // the firmware's EL0 window (el0.hpp), in the EL1&0 table only
+    planned += 1;
   }
   c.random_addresses();
+  planned += kRandomAnywhere + kRandomLow + kRandomBeyondVa;
   printf("  %s: done at EL%u, %lu mismatches so far\n", part_name(part), current_el(), mismatches(part));
+  return 2 * planned;
 }
 
 }  // namespace teemm::fw::conf

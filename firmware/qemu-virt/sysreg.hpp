@@ -79,6 +79,8 @@ TEEMM_FW_AT(s1e3r)
 TEEMM_FW_AT(s1e3w)
 TEEMM_FW_AT(s1e1r)
 TEEMM_FW_AT(s1e1w)
+TEEMM_FW_AT(s1e0r)  // at EL1: the EL1&0 regime with EL0's permissions
+TEEMM_FW_AT(s1e0w)
 TEEMM_FW_AT(s12e1r)  // at EL3 with SCR_EL3.NS = 0 this behaves as s1e1r (no secure stage 2 in v8.0)
 TEEMM_FW_AT(s12e1w)
 TEEMM_FW_AT(s1e2r)

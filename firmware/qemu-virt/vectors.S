@@ -162,6 +162,20 @@ fw_probe_read8:
     ret
     .size fw_probe_read8, . - fw_probe_read8
 
+/* int fw_probe_read32(uint64_t va, uint64_t* value) */
+    .global fw_probe_read32
+    .type fw_probe_read32, %function
+fw_probe_read32:
+    arm_probe
+    ldr     w11, [x0]
+    disarm_probe
+    str     x11, [x1]
+    mov     x0, #0
+    ret
+8:  mov     x0, #1
+    ret
+    .size fw_probe_read32, . - fw_probe_read32
+
 /* int fw_probe_write64(uint64_t va, uint64_t value) */
     .global fw_probe_write64
     .type fw_probe_write64, %function
