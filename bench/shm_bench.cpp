@@ -101,6 +101,11 @@ void GuestTeardown(benchmark::State& state) {
       if (nw->smc(optee::kCallWithArg, 0, NormalWorld::kArgs, 0, 1).a[0] != optee::kReturnOk) std::abort();
     }
     if (nw->world.dispatcher().objects().count() != kBuffers) std::abort();
+    // Bookkeeping per buffer: the registry's tree and the SHM allocator's tree, as they stand.
+    state.counters["bytes_per_buffer"] =
+        static_cast<double>(nw->world.dispatcher().objects().bytes_in_use() +
+                            nw->world.dispatcher().address_space().shm_usage().tree_bytes) /
+        kBuffers;
     state.ResumeTiming();
     if (nw->smc(optee::kVmDestroyed, 1).a[0] != optee::kReturnOk) std::abort();
   }

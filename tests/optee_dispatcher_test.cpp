@@ -365,3 +365,94 @@ TEST(Dispatcher, UnknownServicesAndSessions) {
 
 }  // namespace
 }  // namespace teemm::optee
+
+namespace teemm::optee {
+namespace {
+
+// The service's allocation through RPC CMD messages, both shapes of answer Linux gives
+// (6.1: a contiguous buffer, 6.12: a page list).
+TEST(Dispatcher, RpcCommandShmAllocAndFree) {
+  for (bool page_list : {false, true}) {
+    SCOPED_TRACE(page_list);
+    NormalWorld nw;
+    const uint32_t session = nw.open_service();
+    MsgArg m;
+    m.cmd = kCmdInvokeCommand;
+    m.session = session;
+    m.func = kServiceRpcCmd;
+    m.num_params = 1;
+    m.params[0] = {kAttrValueInout, 3 * kPageSize, 0, 0};
+    const uint64_t arg = NormalWorld::kArgs;
+    tool::write_message(nw.world.ram(), arg, m);
+    SmcArgs r = nw.smc(kCallWithArg, 0, arg);
+    ASSERT_EQ(r.a[0], kRpcAlloc);  // first a page for the RPC messages
+    EXPECT_EQ(r.a[1], message_bytes(1));
+    const uint64_t message_page = 0x4600'0000;
+    r = nw.smc(kReturnFromRpc, 0, message_page, r.a[3], 0, 0, 0xC1);
+    ASSERT_EQ(r.a[0], kRpcCmd);
+    EXPECT_EQ((r.a[1] << 32) | r.a[2], 0xC1u);
+    MsgArg rpc = tool::read_message(nw.world.ram(), message_page);
+    EXPECT_EQ(rpc.cmd, kRpcCmdShmAlloc);
+    EXPECT_EQ(rpc.params[0].attr, kAttrValueInput);
+    EXPECT_EQ(rpc.params[0].a, kRpcShmTypeKernel);
+    EXPECT_EQ(rpc.params[0].b, 3 * kPageSize);
+    // The normal world allocates three scattered pages and answers in the message.
+    const std::vector<uint64_t> pages = {0x4700'2000, 0x4700'0000, 0x4700'8000};
+    rpc.ret = kTeeSuccess;
+    if (page_list) {
+      const uint64_t buf = tool::write_page_list(nw.world.ram(), NormalWorld::kLists, pages);
+      rpc.params[0] = {kAttrTmemOutput | kAttrNonContig, buf, 3 * kPageSize, 0xC2};
+    } else {
+      rpc.params[0] = {kAttrTmemOutput, 0x4700'0000, 3 * kPageSize, 0xC2};
+    }
+    tool::write_message(nw.world.ram(), message_page, rpc);
+    r = nw.smc(kReturnFromRpc, 0, 0, r.a[3]);
+    ASSERT_EQ(r.a[0], kRpcCmd);
+    rpc = tool::read_message(nw.world.ram(), message_page);
+    EXPECT_EQ(rpc.cmd, kRpcCmdShmFree);
+    EXPECT_EQ(rpc.params[0].b, 0xC2u);
+    const uint64_t first = page_list ? pages[0] : 0x4700'0000;
+    unsigned char byte = 0;
+    nw.world.ram().peek(first + 7, &byte, 1);
+    EXPECT_EQ(byte, pattern_byte(3 * kPageSize, 7));
+    r = nw.smc(kReturnFromRpc, 0, 0, r.a[3]);
+    ASSERT_EQ(r.a[0], kRpcFree);  // and the message page goes back
+    EXPECT_EQ((r.a[1] << 32) | r.a[2], 0xC1u);
+    r = nw.smc(kReturnFromRpc, 0, 0, r.a[3]);
+    ASSERT_EQ(r.a[0], kReturnOk);
+    const MsgArg out = tool::read_message(nw.world.ram(), arg);
+    EXPECT_EQ(out.ret, kTeeSuccess);
+    EXPECT_EQ(out.params[0].b, 3 * kPageSize);
+    EXPECT_EQ(nw.world.dispatcher().address_space().shm_usage().ranges, 0u);
+    EXPECT_TRUE(nw.world.dispatcher().audit());
+  }
+}
+
+// A hostile SHM_ALLOC answer (secure memory) is refused, freed, and the call still ends cleanly.
+TEST(Dispatcher, RpcCommandRefusesASecureBuffer) {
+  NormalWorld nw;
+  MsgArg m;
+  m.cmd = kCmdInvokeCommand;
+  m.session = nw.open_service();
+  m.func = kServiceRpcCmd;
+  m.num_params = 1;
+  m.params[0] = {kAttrValueInout, kPageSize, 0, 0};
+  tool::write_message(nw.world.ram(), NormalWorld::kArgs, m);
+  SmcArgs r = nw.smc(kCallWithArg, 0, NormalWorld::kArgs);
+  r = nw.smc(kReturnFromRpc, 0, 0x4600'0000, r.a[3], 0, 0, 0xC1);
+  MsgArg rpc = tool::read_message(nw.world.ram(), 0x4600'0000);
+  rpc.ret = kTeeSuccess;
+  rpc.params[0] = {kAttrTmemOutput, platform::qemu_virt::kTeeRamBase, kPageSize, 0xC2};
+  tool::write_message(nw.world.ram(), 0x4600'0000, rpc);
+  r = nw.smc(kReturnFromRpc, 0, 0, r.a[3]);
+  ASSERT_EQ(r.a[0], kRpcCmd);  // SHM_FREE of what it was given
+  r = nw.smc(kReturnFromRpc, 0, 0, r.a[3]);
+  ASSERT_EQ(r.a[0], kRpcFree);
+  r = nw.smc(kReturnFromRpc, 0, 0, r.a[3]);
+  ASSERT_EQ(r.a[0], kReturnOk);
+  EXPECT_EQ(tool::read_message(nw.world.ram(), NormalWorld::kArgs).ret, kTeeErrorBadParameters);
+  EXPECT_TRUE(nw.world.dispatcher().audit());
+}
+
+}  // namespace
+}  // namespace teemm::optee

@@ -338,6 +338,7 @@ ReservationUsage AddressSpace::usage_of(const VaAllocator& allocator, const MapE
   usage.size = entry->size;
   usage.in_use = stats.in_use;
   usage.ranges = stats.used_ranges;
+  usage.tree_bytes = stats.tree_bytes;
   return usage;
 }
 

@@ -59,6 +59,7 @@ struct ReservationUsage {
   Size size;
   Size in_use;  // including guard pages
   size_t ranges = 0;
+  size_t tree_bytes = 0;  // bookkeeping: the allocator's tree blocks in use
 };
 
 // What release_guest did: ranges released, and ranges it could not release (their tables need a

@@ -302,6 +302,7 @@ VaStats VaAllocator::stats() const {
   stats.used_ranges = used_ranges_;
   stats.free_ranges = tree_.size() - used_ranges_;
   stats.nodes_in_use = tree_.size();
+  stats.tree_bytes = tree_.blocks() * Tree::kBlockSize;
   stats.node_capacity = capacity_;
   stats.largest_free = Size(tree_.total().max_free);
   return stats;

@@ -77,7 +77,8 @@ struct VaStats {
   size_t free_ranges = 0;
   size_t nodes_in_use = 0;
   size_t node_capacity = 0;
-  Size largest_free;  // the largest free range (an upper bound on what allocate can give)
+  size_t tree_bytes = 0;  // of the node pool the tree occupies now (blocks beyond the inline root)
+  Size largest_free;      // the largest free range (an upper bound on what allocate can give)
 };
 
 // One range as the tree stores it (the key is its start).

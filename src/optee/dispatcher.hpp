@@ -57,6 +57,8 @@ struct ThreadContext {
   uint8_t step = 0;
   uint64_t rpc_size = 0;
   uint64_t rpc_cookie = 0;
+  uint64_t rpc_message_pa = 0;  // the buffer RPC CMD messages travel in, and its cookie
+  uint64_t rpc_message_cookie = 0;
   uint64_t rpc_pages = 0;  // quota pages taken for the RPC buffer
   uint32_t pending_ret = 0;
   uint64_t result_a = 0;

@@ -4,7 +4,14 @@
 namespace teemm::optee {
 namespace {
 
-enum Step : uint8_t { kStart = 0, kAwaitAlloc = 1, kAwaitFree = 2 };
+enum Step : uint8_t {
+  kStart,
+  kAwaitAlloc,     // RPC_ALLOC: the buffer
+  kAwaitFree,      // RPC_FREE sent: complete
+  kAwaitMessage,   // RPC_ALLOC: the page RPC CMD messages travel in
+  kAwaitShmAlloc,  // CMD SHM_ALLOC sent
+  kAwaitShmFree,   // CMD SHM_FREE sent
+};
 constexpr size_t kChunk = 256;
 
 constexpr uint32_t low32(uint64_t value) { return static_cast<uint32_t>(value); }
@@ -85,7 +92,8 @@ SmcArgs Service::invoke(Dispatcher& d, ThreadContext& thread) {
       m.set_result(kTeeSuccess, kOriginTrustedApp);
       return d.complete(thread);
     }
-    case kServiceRpcAlloc: {
+    case kServiceRpcAlloc:
+    case kServiceRpcCmd: {
       if (m.num_params < 1 || m.params[0].type() != kAttrValueInout) return bad();
       if (m.num_params >= 2 && !(is_memref(m.params[1]) && is_output(m.params[1].type()))) return bad();
       const uint64_t size = m.params[0].a;
@@ -97,53 +105,120 @@ SmcArgs Service::invoke(Dispatcher& d, ThreadContext& thread) {
       }
       thread.rpc_pages = pages;
       thread.rpc_size = size;
-      thread.step = kAwaitAlloc;
-      return d.suspend(thread, kRpcAlloc, size, 0);
+      thread.step = m.func == kServiceRpcAlloc ? kAwaitAlloc : kAwaitMessage;
+      return d.suspend(thread, kRpcAlloc, m.func == kServiceRpcAlloc ? size : message_bytes(1), 0);
     }
     default: m.set_result(kTeeErrorNotSupported, kOriginTrustedApp); return d.complete(thread);
   }
 }
 
+// Maps the normal world's buffer (pages in d.scratch_), fills it, reads it back, copies the bytes to
+// the optional memref, unmaps it: the outcome goes to thread.pending_ret and thread.result_a.
+void Service::use_buffer(Dispatcher& d, ThreadContext& thread, uint64_t pages, uint64_t cookie) {
+  MsgArg& m = thread.message;
+  const Result<VirtAddr> va = d.space_->map_shared(thread.guest, d.scratch_.pages, PageCount(pages), cookie);
+  thread.pending_ret = tee_result_for(va.error());
+  if (!va) return;
+  const uint64_t seed = thread.rpc_size;
+  const Result<uint64_t> hash = fill(*d.mappings_, *va, thread.rpc_size, seed)
+                                    ? checksum(*d.mappings_, *va, thread.rpc_size)
+                                    : Result<uint64_t>(Error::kNotMapped);
+  thread.result_a = hash ? *hash : 0;
+  if (!hash || *hash != expected_pattern_hash(seed, thread.rpc_size)) thread.pending_ret = kTeeErrorGeneric;
+  if (thread.pending_ret == kTeeSuccess && m.num_params >= 2) {
+    const uint64_t copy = m.params[1].b < thread.rpc_size ? m.params[1].b : thread.rpc_size;
+    const Result<VirtAddr> out = memref_va(d.objects_, thread.guest, m.params[1]);
+    if (!out || !fill(*d.mappings_, *out, copy, seed)) thread.pending_ret = kTeeErrorBadParameters;
+    m.params[1].b = copy;
+  }
+  (void)d.space_->unmap_shared(thread.guest, *va);  // before the normal world may free it
+}
+
 SmcArgs Service::resume(Dispatcher& d, ThreadContext& thread, const SmcArgs& in) {
   MsgArg& m = thread.message;
-  if (thread.step == kAwaitFree) {
-    m.params[0].a = thread.result_a;
-    m.params[0].b = thread.rpc_size;
-    m.set_result(thread.pending_ret, kOriginTrustedApp);
-    return d.complete(thread);
-  }
-  // kAwaitAlloc: a1:a2 = PA of the buffer, a4:a5 = its cookie; 0:0 when the normal world had none.
+  // After RPC_ALLOC: a1:a2 = PA of the buffer, a4:a5 = its cookie; 0:0 when the normal world had none.
   const uint64_t pa = (uint64_t{low32(in.a[1])} << 32) | low32(in.a[2]);
-  thread.rpc_cookie = (uint64_t{low32(in.a[4])} << 32) | low32(in.a[5]);
-  if (pa == 0) {
-    m.set_result(kTeeErrorOutOfMemory, kOriginTee);
-    return d.complete(thread);
+  const uint64_t cookie = (uint64_t{low32(in.a[4])} << 32) | low32(in.a[5]);
+  switch (thread.step) {
+    case kAwaitAlloc:
+      if (pa == 0) {
+        m.set_result(kTeeErrorOutOfMemory, kOriginTee);
+        return d.complete(thread);
+      }
+      thread.rpc_cookie = cookie;
+      // Contiguous: the page list is made here, in secure scratch, and checked by the address space.
+      for (uint64_t i = 0; i < thread.rpc_pages; ++i) d.scratch_.pages[i] = PhysAddr(pa + i * kPageSize);
+      if ((pa & kPageMask) != 0)
+        thread.pending_ret = kTeeErrorBadParameters;
+      else
+        use_buffer(d, thread, thread.rpc_pages, cookie);
+      thread.step = kAwaitFree;
+      return d.suspend(thread, kRpcFree, thread.rpc_cookie >> 32, thread.rpc_cookie & 0xFFFFFFFF);
+    case kAwaitMessage:
+      if (pa == 0) {
+        m.set_result(kTeeErrorOutOfMemory, kOriginTee);
+        return d.complete(thread);
+      }
+      thread.rpc_message_pa = pa;
+      thread.rpc_message_cookie = cookie;
+      return send_command(d, thread, kRpcCmdShmAlloc, kRpcShmTypeKernel, thread.rpc_size, kAwaitShmAlloc);
+    case kAwaitShmAlloc: return shm_allocated(d, thread);
+    case kAwaitShmFree: return free_message(d, thread);
+    default:  // kAwaitFree
+      m.params[0].a = thread.result_a;
+      m.params[0].b = thread.rpc_size;
+      m.set_result(thread.pending_ret, kOriginTrustedApp);
+      return d.complete(thread);
   }
-  // The buffer is contiguous: its page list is made here, in secure scratch, and checked page by
-  // page by the address space like any other.
-  for (uint64_t i = 0; i < thread.rpc_pages; ++i) d.scratch_.pages[i] = PhysAddr(pa + i * kPageSize);
-  const Result<VirtAddr> va =
-      (pa & kPageMask) != 0
-          ? Result<VirtAddr>(Error::kMisaligned)
-          : d.space_->map_shared(thread.guest, d.scratch_.pages, PageCount(thread.rpc_pages), thread.rpc_cookie);
-  thread.pending_ret = tee_result_for(va.error());
-  if (va) {
-    const uint64_t seed = thread.rpc_size;
-    const Result<uint64_t> hash = fill(*d.mappings_, *va, thread.rpc_size, seed)
-                                      ? checksum(*d.mappings_, *va, thread.rpc_size)
-                                      : Result<uint64_t>(Error::kNotMapped);
-    thread.result_a = hash ? *hash : 0;
-    if (!hash || *hash != expected_pattern_hash(seed, thread.rpc_size)) thread.pending_ret = kTeeErrorGeneric;
-    if (thread.pending_ret == kTeeSuccess && m.num_params >= 2) {
-      const uint64_t copy = m.params[1].b < thread.rpc_size ? m.params[1].b : thread.rpc_size;
-      const Result<VirtAddr> out = memref_va(d.objects_, thread.guest, m.params[1]);
-      if (!out || !fill(*d.mappings_, *out, copy, seed)) thread.pending_ret = kTeeErrorBadParameters;
-      m.params[1].b = copy;
-    }
-    (void)d.space_->unmap_shared(thread.guest, *va);  // before the normal world may free it
+}
+
+// Writes an RPC CMD message (one VALUE_INPUT parameter) into the message page and asks the normal
+// world to run it. A message page the normal world may not have given us ends the call.
+SmcArgs Service::send_command(Dispatcher& d, ThreadContext& thread, uint32_t command, uint64_t a, uint64_t b,
+                              uint8_t next_step) {
+  MsgArg rpc;
+  rpc.cmd = command;
+  rpc.num_params = 1;
+  rpc.params[0] = MsgParam{kAttrValueInput, a, b, 0};
+  if (!write_message(*d.memory_, PhysAddr(thread.rpc_message_pa), rpc)) {
+    thread.pending_ret = kTeeErrorBadParameters;
+    return free_message(d, thread);
   }
+  thread.step = next_step;
+  return d.suspend(thread, kRpcCmd, thread.rpc_message_cookie >> 32, thread.rpc_message_cookie & 0xFFFFFFFF);
+}
+
+// The normal world's answer to SHM_ALLOC, read once: a contiguous buffer or a page list.
+SmcArgs Service::shm_allocated(Dispatcher& d, ThreadContext& thread) {
+  MsgArg answer;
+  const Status read = read_message(*d.memory_, PhysAddr(thread.rpc_message_pa), answer);
+  const MsgParam& p = answer.params[0];
+  const bool contiguous = p.attr == kAttrTmemOutput, listed = p.attr == (kAttrTmemOutput | kAttrNonContig);
+  if (!read || answer.ret != kTeeSuccess || answer.num_params != 1 || (!contiguous && !listed) ||
+      p.b < thread.rpc_size || p.a == 0) {
+    thread.pending_ret = read && answer.ret != kTeeSuccess ? kTeeErrorOutOfMemory : kTeeErrorBadParameters;
+    return free_message(d, thread);  // nothing was allocated that we could name
+  }
+  thread.rpc_cookie = p.c;
+  uint64_t pages = 0;
+  if (contiguous) {
+    pages = (p.b + kPageMask) >> kPageShift;
+    if ((p.a & kPageMask) != 0 || pages > d.scratch_.page_capacity) pages = 0;
+    for (uint64_t i = 0; i < pages; ++i) d.scratch_.pages[i] = PhysAddr(p.a + i * kPageSize);
+  } else {
+    const Result<shm::PageListResult> list = shm::read_page_list(*d.memory_, p.a, p.b, d.scratch_);
+    pages = list && list->offset == 0 ? list->pages : 0;
+  }
+  if (pages == 0)
+    thread.pending_ret = kTeeErrorBadParameters;
+  else
+    use_buffer(d, thread, pages, thread.rpc_cookie);
+  return send_command(d, thread, kRpcCmdShmFree, kRpcShmTypeKernel, thread.rpc_cookie, kAwaitShmFree);
+}
+
+SmcArgs Service::free_message(Dispatcher& d, ThreadContext& thread) {
   thread.step = kAwaitFree;
-  return d.suspend(thread, kRpcFree, thread.rpc_cookie >> 32, thread.rpc_cookie & 0xFFFFFFFF);
+  return d.suspend(thread, kRpcFree, thread.rpc_message_cookie >> 32, thread.rpc_message_cookie & 0xFFFFFFFF);
 }
 
 }  // namespace teemm::optee

@@ -10,6 +10,10 @@
 //                unmaps it and gives it back with RETURN_RPC_FREE; out a = FNV-1a 64 of what was read
 //                back, b = size. An optional p1 memref output receives the same bytes (and is held
 //                by the call across both RPCs).
+//   3 RPC_CMD    the same, with the buffer obtained by RPC CMD messages: RETURN_RPC_ALLOC of a
+//                page for the message, CMD SHM_ALLOC (kernel type; the answer may be contiguous,
+//                attr 0xA, or a page list, 0x20A), the work, CMD SHM_FREE, RETURN_RPC_FREE of the
+//                message page.
 // Bad parameters answer TEE_ERROR_BAD_PARAMETERS with origin TRUSTED_APP; unknown commands
 // TEE_ERROR_NOT_SUPPORTED.
 #pragma once
@@ -25,6 +29,7 @@ inline constexpr uint64_t kServiceUuidB = 0xed5e7e31e37e619c;
 inline constexpr uint32_t kServiceChecksum = 0;
 inline constexpr uint32_t kServiceFill = 1;
 inline constexpr uint32_t kServiceRpcAlloc = 2;
+inline constexpr uint32_t kServiceRpcCmd = 3;
 inline constexpr uint64_t kServiceMaxRpcSize = uint64_t{1} << 20;
 
 // FNV-1a, 64 bits: what CHECKSUM answers.
@@ -46,6 +51,13 @@ class Service {
   static SmcArgs invoke(Dispatcher& d, ThreadContext& thread);
   // Continues a suspended call with the normal world's answer.
   static SmcArgs resume(Dispatcher& d, ThreadContext& thread, const SmcArgs& in);
+
+ private:
+  static void use_buffer(Dispatcher& d, ThreadContext& thread, uint64_t pages, uint64_t cookie);
+  static SmcArgs send_command(Dispatcher& d, ThreadContext& thread, uint32_t command, uint64_t a, uint64_t b,
+                              uint8_t next_step);
+  static SmcArgs shm_allocated(Dispatcher& d, ThreadContext& thread);
+  static SmcArgs free_message(Dispatcher& d, ThreadContext& thread);
 };
 
 }  // namespace teemm::optee

@@ -115,6 +115,7 @@ class ShmRegistry {
   size_t capacity() const { return capacity_; }
   size_t count_of(GuestId guest) const;
   size_t blocks_in_use() const { return pool_.in_use(); }
+  size_t bytes_in_use() const { return tree_.blocks() * Tree::kBlockSize; }
   bool audit() const;
 
  private:
