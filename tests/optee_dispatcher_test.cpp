@@ -456,3 +456,69 @@ TEST(Dispatcher, RpcCommandRefusesASecureBuffer) {
 
 }  // namespace
 }  // namespace teemm::optee
+
+namespace teemm::optee {
+namespace {
+
+MsgArg rpc_alloc_call(uint32_t session, uint64_t size = kPageSize) {
+  MsgArg m;
+  m.cmd = kCmdInvokeCommand;
+  m.session = session;
+  m.func = kServiceRpcAlloc;
+  m.num_params = 1;
+  m.params[0] = {kAttrValueInout, size, 0, 0};
+  return m;
+}
+
+// A guest that fills the threads with suspended calls leaves one for every idle guest.
+TEST(Dispatcher, EveryIdleGuestKeepsAThread) {
+  tool::SecureWorldOptions options;
+  options.config.virtualization = true;
+  options.threads = 4;
+  NormalWorld nw(options);
+  ASSERT_EQ(nw.smc(kVmCreated, 1).a[0], kReturnOk);
+  ASSERT_EQ(nw.smc(kVmCreated, 2).a[0], kReturnOk);
+  const uint32_t s1 = nw.open_service(1), s2 = nw.open_service(2);
+  unsigned suspended = 0;
+  for (unsigned slot = 0; slot < 4; ++slot) {
+    tool::write_message(nw.world.ram(), NormalWorld::kArgs + slot * kPageSize, rpc_alloc_call(s1));
+    const SmcArgs r = nw.smc(kCallWithArg, 0, NormalWorld::kArgs + slot * kPageSize, 0, 1);
+    if (r.a[0] == kReturnThreadLimit) break;
+    ASSERT_EQ(r.a[0], kRpcAlloc);
+    ++suspended;
+  }
+  EXPECT_EQ(suspended, 3u);  // the fourth thread is guest 2's to use
+  tool::write_message(nw.world.ram(), NormalWorld::kArgs + 8 * kPageSize, rpc_alloc_call(s2));
+  EXPECT_EQ(nw.smc(kCallWithArg, 0, NormalWorld::kArgs + 8 * kPageSize, 0, 2).a[0], kRpcAlloc);
+  EXPECT_TRUE(nw.world.dispatcher().audit());
+}
+
+// A session with a call suspended on it cannot be closed under that call; a refused message
+// keeps its header's parameter count.
+TEST(Dispatcher, SessionsStayWhileACallUsesThemAndRefusedHeadersKeepTheirCount) {
+  NormalWorld nw;
+  const uint32_t session = nw.open_service();
+  tool::write_message(nw.world.ram(), NormalWorld::kArgs, rpc_alloc_call(session));
+  const SmcArgs r = nw.smc(kCallWithArg, 0, NormalWorld::kArgs);
+  ASSERT_EQ(r.a[0], kRpcAlloc);
+  MsgArg close, out;
+  close.cmd = kCmdCloseSession;
+  close.session = session;
+  ASSERT_EQ(nw.call(close, out, 0, 2), kReturnOk);
+  EXPECT_EQ(out.ret, kTeeErrorBusy);
+  ASSERT_EQ(nw.smc(kReturnFromRpc, 0, 0, r.a[3]).a[0], kReturnOk);  // no memory: the call ends
+  ASSERT_EQ(nw.call(close, out, 0, 2), kReturnOk);
+  EXPECT_EQ(out.ret, kTeeSuccess);
+
+  MsgArg big;
+  big.cmd = kCmdInvokeCommand;
+  big.num_params = 200;
+  nw.world.ram().poke(NormalWorld::kArgs, &big, kMsgHeaderSize);
+  ASSERT_EQ(nw.smc(kCallWithArg, 0, NormalWorld::kArgs).a[0], kReturnOk);
+  out = tool::read_message(nw.world.ram(), NormalWorld::kArgs);
+  EXPECT_EQ(out.ret, kTeeErrorBadParameters);
+  EXPECT_EQ(out.num_params, 200u);
+}
+
+}  // namespace
+}  // namespace teemm::optee

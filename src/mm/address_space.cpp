@@ -173,15 +173,36 @@ TeardownResult AddressSpace::release_guest(GuestId owner) {
   TeardownResult result;
   VaAllocator* const allocators[] = {&shm_, &io_};
   for (VaAllocator* allocator : allocators) {
-    VirtAddr from;
-    // One batch per lock hold; `from` moves past every range visited, so each is visited once.
-    for (size_t visited = kTeardownBatch; visited == kTeardownBatch;) {
+    // Fast path: a span of the owner's neighbouring ranges per lock hold (at most kTeardownBatch of
+    // them), unmapped with one table call and freed in one pass of the allocator.
+    SpanOutcome outcome = SpanOutcome::kReleased;
+    while (outcome == SpanOutcome::kReleased) {
       LockGuard guard(lock_);
       if (table_ == nullptr || (allocator == &io_ && io_entry_ == nullptr)) break;
+      outcome = release_span_locked(owner, *allocator, result);
+    }
+    if (outcome != SpanOutcome::kUnmapFailed) continue;
+    // Tables edited behind this class's back: one range at a time, each visited once (`from`
+    // moves past it), reporting those that cannot go.
+    VirtAddr from;
+    for (size_t visited = kTeardownBatch; visited == kTeardownBatch;) {
+      LockGuard guard(lock_);
       visited = release_batch_locked(owner, *allocator, from, result);
     }
   }
   return result;
+}
+
+AddressSpace::SpanOutcome AddressSpace::release_span_locked(GuestId owner, VaAllocator& allocator,
+                                                            TeardownResult& result) {
+  const VaAllocator::OwnerSpan span = allocator.plan_span_of(owner, kTeardownBatch);
+  if (span.ranges == 0) return SpanOutcome::kNothingLeft;
+  // Between the ranges lie only guard pages and free VA, never another owner's mapping.
+  if (!table_->unmap_present(span.first, span.last - span.first)) return SpanOutcome::kUnmapFailed;
+  result.released += allocator.release_span_of(owner, kTeardownBatch, [&](const VaRange& range) {
+    if (is_indexed(range)) remove_runs_locked(range.start, range.size);
+  });
+  return SpanOutcome::kReleased;
 }
 
 size_t AddressSpace::release_batch_locked(GuestId owner, VaAllocator& allocator, VirtAddr& from,

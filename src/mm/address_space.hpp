@@ -120,7 +120,7 @@ class AddressSpace {
   // kTeardownBatch ranges at a time, so other CPUs make progress during a large teardown; every
   // range is visited once, so the call always ends. Ranges `owner` maps concurrently may survive.
   TeardownResult release_guest(GuestId owner);
-  static constexpr size_t kTeardownBatch = 32;
+  static constexpr size_t kTeardownBatch = 128;
 
   // Maps device registers [pa, pa + size) for `owner` from the IO reservation (or answers with the
   // static map's VA when a static IO region of that security covers them). Only devices the
@@ -168,6 +168,8 @@ class AddressSpace {
   Status unmap_range_locked(const VaRange& range, VaAllocator& allocator);
   void remove_runs_locked(VirtAddr start, Size size);
   size_t release_batch_locked(GuestId owner, VaAllocator& allocator, VirtAddr& from, TeardownResult& result);
+  enum class SpanOutcome : uint8_t { kReleased, kNothingLeft, kUnmapFailed };
+  SpanOutcome release_span_locked(GuestId owner, VaAllocator& allocator, TeardownResult& result);
   bool audit_runs_locked() const;
   bool audit_leaves_locked(const VaAllocator& allocator, const MapEntry* entry) const;
   ReservationUsage usage_of(const VaAllocator& allocator, const MapEntry* entry) const;

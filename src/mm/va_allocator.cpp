@@ -254,6 +254,41 @@ size_t VaAllocator::free_all_of(GuestId owner) {
   return released;
 }
 
+bool VaAllocator::first_used_of(GuestId owner, Tree::Cursor* at) const {
+  const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
+  return tree_.find_first(
+      [bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
+      [owner](uint64_t, const VaEntry& entry) { return !entry.is_free() & (entry.owner == owner.value); }, at);
+}
+
+bool VaAllocator::span_start_of(GuestId owner, Tree::Cursor* at) const {
+  if (!first_used_of(owner, at)) return false;
+  Tree::Cursor before = *at;
+  if (tree_.prev(&before) && tree_.value(before).is_free()) *at = before;
+  return true;
+}
+
+void VaAllocator::reposition(Tree::Cursor* at, bool rebalanced, uint64_t key) const {
+  // Without a rebalance the cursor already holds the entry after the erased one, or an unused slot
+  // past the end of its leaf (whose key is kMaxKey): then one descent finds it.
+  if (rebalanced || tree_.key(*at) != key) (void)tree_.find_le(key, at);
+}
+
+VaAllocator::OwnerSpan VaAllocator::plan_span_of(GuestId owner, size_t budget) const {
+  OwnerSpan span;
+  Tree::Cursor at;
+  if (!initialised_ || budget == 0 || !first_used_of(owner, &at)) return span;
+  span.first = VirtAddr(tree_.key(at));
+  do {
+    const VaEntry& entry = tree_.value(at);
+    if (entry.is_free()) continue;
+    if (entry.owner != owner.value || span.ranges == budget) break;
+    ++span.ranges;
+    span.last = VirtAddr(tree_.key(at) + entry.size);
+  } while (tree_.next(&at));
+  return span;
+}
+
 Result<VaRange> VaAllocator::first_of(GuestId owner, VirtAddr from) const {
   if (!initialised_) return Error::kNotFound;
   const uint32_t bit = VaTreeTraits::owner_bit(owner.value);

@@ -166,6 +166,22 @@ class VaAllocator {
   // modulo 32, degrading towards a scan of colliding owners' ranges otherwise.
   size_t free_all_of(GuestId owner);
 
+  // Teardown a span at a time. A span starts at the first used range of `owner` (with the free
+  // range before it, if any) and runs on over every entry that is free or `owner`'s, stopping at
+  // another owner's range or after `budget` of `owner`'s ranges. plan_span_of only looks: it says
+  // where the span's used ranges lie ([first, last) of the VA they cover) and how many there are, so
+  // the caller can unmap them with one table call. release_span_of then frees exactly that span:
+  // visit(const VaRange&) for each used range, one erase each, and a single free range in place of
+  // the whole span. O(log n + k) for k ranges, against O(k log n) for freeing them one by one.
+  struct OwnerSpan {
+    VirtAddr first;
+    VirtAddr last;
+    size_t ranges = 0;
+  };
+  OwnerSpan plan_span_of(GuestId owner, size_t budget) const;
+  template <typename Visitor>
+  size_t release_span_of(GuestId owner, size_t budget, Visitor&& visit);
+
   // The first used range of `owner` that starts at or above `from`: O(log n) while live owners
   // differ modulo 32 (the same aggregate free_all_of descends by). Error: kNotFound.
   Result<VaRange> first_of(GuestId owner, VirtAddr from) const;
@@ -211,6 +227,11 @@ class VaAllocator {
   void release_range(Tree::Cursor& at);
 
   size_t available_nodes() const { return capacity_ - tree_.size(); }
+  bool first_used_of(GuestId owner, Tree::Cursor* at) const;
+  // Where a span of `owner` starts: the free range before its first used range, or that range.
+  bool span_start_of(GuestId owner, Tree::Cursor* at) const;
+  // Moves `at` to the entry that starts at `key` after an erase (which may have rebalanced).
+  void reposition(Tree::Cursor* at, bool rebalanced, uint64_t key) const;
   bool audit_tiling() const;
 
   Tree tree_;
@@ -222,6 +243,37 @@ class VaAllocator {
   size_t capacity_ = 0;  // ranges the pool may hold (node_count)
   bool initialised_ = false;
 };
+
+template <typename Visitor>
+size_t VaAllocator::release_span_of(GuestId owner, size_t budget, Visitor&& visit) {
+  Tree::Cursor at;
+  if (!initialised_ || budget == 0 || !span_start_of(owner, &at)) return 0;
+  const uint64_t window_end = base_.value + window_.bytes;
+  const uint64_t span_start = tree_.key(at);
+  uint64_t span_end = span_start;
+  size_t released = 0;
+  for (;;) {
+    const VaEntry entry = tree_.value(at);
+    const bool mine = !entry.is_free() && entry.owner == owner.value;
+    if ((!entry.is_free() && !mine) || (mine && released == budget)) break;
+    if (mine) {
+      visit(range_of(span_end, entry));
+      bytes_in_use_ -= entry.size;
+      --used_ranges_;
+      ++released;
+    }
+    span_end += entry.size;
+    const bool rebalanced = tree_.erase(at);
+    if (span_end == window_end) break;
+    reposition(&at, rebalanced, span_end);
+  }
+  // The span's entries came out, so a block for this one is always there.
+  VaEntry merged;
+  merged.size = span_end - span_start;
+  merged.flags = VaEntry::kFreeFlag;
+  (void)tree_.insert(span_start, merged);
+  return released;
+}
 
 // Static storage for an allocator's node pool, for freestanding callers and tests.
 template <size_t N>

@@ -147,9 +147,7 @@ SmcArgs Dispatcher::call_with_arg(const SmcArgs& in, GuestId caller) {
   if (!caller_is_guest(caller)) return answer(kReturnNotAvailable);
   const PhysAddr arg((uint64_t{low32(in.a[1])} << 32) | low32(in.a[2]));
   if ((arg.value & 7) != 0 || !memory_->accessible(arg, kMsgHeaderSize)) return answer(kReturnBadAddress);
-  ThreadContext* thread = nullptr;
-  for (size_t i = 0; i < thread_count_ && thread == nullptr; ++i)
-    if (threads_[i].state == ThreadState::kFree) thread = &threads_[i];
+  ThreadContext* thread = free_thread_for(caller);
   if (thread == nullptr || !guests_.take_thread(caller)) return answer(kReturnThreadLimit);
   const uint16_t generation = static_cast<uint16_t>(thread->generation + 1);
   *thread = ThreadContext{};
@@ -158,8 +156,7 @@ SmcArgs Dispatcher::call_with_arg(const SmcArgs& in, GuestId caller) {
   thread->guest = caller;
   thread->arg_pa = arg;
   const Status read = read_message(*memory_, arg, thread->message);
-  if (read.error() == Error::kLimitReached) {  // too many parameters: answered in the header
-    thread->message.num_params = 0;
+  if (read.error() == Error::kLimitReached) {  // too many parameters: answered in the header alone
     thread->message.set_result(kTeeErrorBadParameters, kOriginTee);
     return complete(*thread);
   }
@@ -303,7 +300,33 @@ void Dispatcher::open_session(ThreadContext& thread) {
 void Dispatcher::close_session(ThreadContext& thread) {
   Session* session = find_session(thread.guest, thread.message.session);
   if (session == nullptr) return thread.message.set_result(kTeeErrorBadParameters, kOriginTee);
+  // A call on the session still suspended in an RPC keeps it open: the session cannot go under it.
+  for (size_t i = 0; i < thread_count_; ++i) {
+    const ThreadContext& other = threads_[i];
+    if (&other != &thread && other.state != ThreadState::kFree && other.guest == thread.guest &&
+        other.message.cmd == kCmdInvokeCommand && other.message.session == session->id)
+      return thread.message.set_result(kTeeErrorBusy, kOriginTee);
+  }
   *session = Session{};
+}
+
+// A free thread for a yielding call of `caller`, keeping one free for every other live guest that
+// has none in flight: a guest that fills every thread with calls suspended in RPCs must not leave
+// another guest, with nothing in flight to wait for, with ETHREAD_LIMIT forever (Linux's driver
+// waits for one of its own calls to end). Holds while there are at least as many threads as guests.
+ThreadContext* Dispatcher::free_thread_for(GuestId caller) {
+  ThreadContext* chosen = nullptr;
+  size_t free = 0;
+  for (size_t i = 0; i < thread_count_; ++i) {
+    if (threads_[i].state != ThreadState::kFree) continue;
+    ++free;
+    if (chosen == nullptr) chosen = &threads_[i];
+  }
+  const virt::Guest* self = guests_.find(caller);
+  if (chosen == nullptr || self == nullptr || self->usage.threads == 0) return chosen;
+  size_t reserved = 0;  // idle guests other than the caller
+  guests_.for_each_live([&](const virt::Guest& g) { reserved += g.id != caller && g.usage.threads == 0; });
+  return free > reserved ? chosen : nullptr;
 }
 
 Session* Dispatcher::find_session(GuestId guest, uint32_t id) {

@@ -132,6 +132,7 @@ class Dispatcher {
   void drop_held(ThreadContext& thread);
   Session* find_session(GuestId guest, uint32_t id);
   void free_thread(ThreadContext& thread);
+  ThreadContext* free_thread_for(GuestId caller);
   uint64_t resume_token(const ThreadContext& thread) const;
   ThreadContext* thread_for_token(uint64_t token);
   void release_guest_state(GuestId guest);
