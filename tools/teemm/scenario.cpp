@@ -20,8 +20,13 @@ namespace {
 using Json = nlohmann::json;
 
 // Bounds a scenario may ask for: enough for any real case, small enough for a host run.
-constexpr uint64_t kMaxThreads = 1024;  // resume tokens carry a 16-bit thread index
-constexpr uint64_t kMaxCount = uint64_t{1} << 20;
+constexpr uint64_t kMaxThreads = 1024;             // resume tokens carry a 16-bit thread index
+constexpr uint64_t kMaxCount = uint64_t{1} << 20;  // values in one write, pages in one list
+// Host storage the secure world is built with: at most about 64 MiB each.
+constexpr uint64_t kMaxSessions = 65536;
+constexpr uint64_t kMaxObjects = 262144;
+constexpr uint64_t kMaxTablePages = 16384;
+constexpr uint64_t kMaxDynamicRanges = 65536;
 constexpr uint64_t kMaxDataBytes = uint64_t{64} << 20;
 constexpr uint64_t kMaxPages = uint64_t{1} << 20;
 constexpr uint64_t kMaxParamsWritten = (kPageSize - optee::kMsgHeaderSize) / optee::kMsgParamSize;  // 127
@@ -323,11 +328,11 @@ Config Parser::config(const Json& j) {
   if (const Json* v = f.get("virtualization")) c.dispatcher.virtualization = boolean(*v, "config.virtualization");
   c.threads = literal(f, "threads", c.threads, 1, kMaxThreads);
   c.guests = literal(f, "guests", c.guests, 1, kU16);
-  c.sessions = literal(f, "sessions", c.sessions, 1, kMaxCount);
-  c.objects = literal(f, "objects", c.objects, 1, kMaxCount);
+  c.sessions = literal(f, "sessions", c.sessions, 1, kMaxSessions);
+  c.objects = literal(f, "objects", c.objects, 1, kMaxObjects);
   c.max_buffer_pages = literal(f, "max_buffer_pages", c.max_buffer_pages, 1, kMaxPages);
-  c.table_pages = literal(f, "table_pages", c.table_pages, 1, kMaxCount);
-  c.dynamic_ranges = literal(f, "dynamic_ranges", c.dynamic_ranges, 1, kMaxCount);
+  c.table_pages = literal(f, "table_pages", c.table_pages, 1, kMaxTablePages);
+  c.dynamic_ranges = literal(f, "dynamic_ranges", c.dynamic_ranges, 1, kMaxDynamicRanges);
   if (const Json* q = f.get("quota")) {
     Fields quota(*q, "config.quota");
     virt::Quota& out = c.dispatcher.quota;

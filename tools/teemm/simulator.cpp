@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <new>
 #include <vector>
 
 #include "number.hpp"
@@ -642,9 +643,8 @@ void lay_out(const Json& value, const std::string& path, size_t indent, std::str
   out += "\n" + std::string(indent, ' ') + (value.is_object() ? '}' : ']');
 }
 
-}  // namespace
-
-Outcome simulate(const std::string& text, const std::string& source) {
+// ---- The whole replay ----------------------------------------------------------------------------------
+Outcome replay(const std::string& text, const std::string& source) {
   Scenario scenario;
   try {
     scenario = parse_scenario(text);
@@ -693,6 +693,16 @@ Outcome simulate(const std::string& text, const std::string& source) {
   lay_out(document, "", 0, outcome.output);
   outcome.output += "\n";
   return outcome;
+}
+
+}  // namespace
+
+Outcome simulate(const std::string& text, const std::string& source) {
+  try {
+    return replay(text, source);
+  } catch (const std::bad_alloc&) {
+    return {1, "", "out of host memory"};
+  }
 }
 
 }  // namespace teemm::tool::sim
