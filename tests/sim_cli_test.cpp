@@ -123,6 +123,8 @@ TEST(SimScenario, MalformedScenariosNameTheStepAndField) {
       {R"({"config": {"thread": 4}, "steps": []})", "config: unknown key 'thread'"},
       {R"({"config": {"quota": {"pages": "lots"}}, "steps": []})", "config.quota.pages: unknown name 'lots'"},
       {R"({"config": {"threads": 0}, "steps": []})", "config.threads: must be at least 1"},
+      {R"({"config": {"table_pages": 16385}, "steps": []})",
+       "config.table_pages: '16385' is out of range (at most 0x4000)"},
       {R"({"config": {"virtualization": "yes"}, "steps": []})",
        "config.virtualization: expected true or false, got a string"},
       {R"({"config": {"platform": "fvp"}, "steps": []})",
