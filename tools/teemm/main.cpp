@@ -1,15 +1,19 @@
 // tools/teemm: the command-line tool. CLI11 parses the command line into a subcommand (map, dump,
-// translate VA), each with its own generated --help; every number goes through the one grammar of
-// number.hpp; then a session is built for the chosen platform and the subcommand's output printed.
+// translate VA, sim SCENARIO), each with its own generated --help; every number goes through the
+// one grammar of number.hpp; then a session is built for the chosen platform and the subcommand's
+// output printed (sim: the scenario's replay, simulator.hpp).
 //
 // Exit status, one rule: 2 for anything wrong with the command line (unknown command or option,
-// a malformed or out-of-domain number, a missing value or VA), 1 when the command line was
-// well-formed but the memory manager refused the work (a layout, a map, an ioremap), 0 otherwise.
+// a malformed or out-of-domain number, a missing value or VA) or with a scenario, 1 when the
+// command line was well-formed but the memory manager refused the work (a layout, a map, an
+// ioremap) or a scenario's expectation was not met, 0 otherwise.
 // Every error is exactly one line on stderr starting with "teemm: "; --help goes to stdout.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +21,7 @@
 #include "platform/builtin/qemu_virt.hpp"
 #include "render.hpp"
 #include "session.hpp"
+#include "simulator.hpp"
 
 namespace {
 
@@ -26,11 +31,17 @@ constexpr int kExitRefused = 1;
 constexpr uint64_t kMaxShmPages = uint64_t{1} << 20;
 
 const char* const kDescription =
-    "Lays out an OP-TEE-style static memory map and builds its VMSAv8-64 translation tables.";
+    "Lays out an OP-TEE-style static memory map and builds its VMSAv8-64 translation tables;\n"
+    "replays scenarios of SMC calls against the secure world built on them.";
 const char* const kFooter =
     "Numbers are decimal (010 is ten) or 0x-prefixed hex, at most 2^64-1; no sign, no spaces.\n"
     "--shm and --ioremap are repeatable; the dynamic ranges show in map and translate.\n"
-    "Exit status: 0 done, 1 refused by the memory manager, 2 a bad command line.";
+    "Exit status: 0 done, 1 refused by the memory manager (sim: an expectation not met),\n"
+    "2 a bad command line (sim: or scenario).";
+const char* const kSimFooter =
+    "The scenario format is docs/SCENARIOS.md; the replay is printed as JSON on stdout.\n"
+    "Exit status: 0 every expectation met, 1 one was not (the JSON says which),\n"
+    "2 a malformed scenario or a bad command line (nothing runs).";
 
 // The command line as given: every number still text, converted by one grammar after parsing.
 struct CommandLine {
@@ -40,6 +51,7 @@ struct CommandLine {
   std::vector<std::string> shm;
   std::vector<std::string> ioremap;
   std::string va;
+  std::string scenario;
   std::string help_topic;
   bool json = false;
 };
@@ -50,6 +62,7 @@ struct Request {
   std::string platform;
   teemm::tool::SessionOptions options;
   uint64_t va = 0;
+  std::string scenario;
   bool json = false;
 };
 
@@ -124,14 +137,17 @@ void define_commands(CLI::App* app, CommandLine* line) {
   add_session_options(translate, line);
   translate->add_flag("--json", line->json, "machine-readable output");
 
-  CLI::App* help = app->add_subcommand("help", "this text, or a command's");
-  help->add_option("COMMAND", line->help_topic, "map, dump or translate")->type_name("");
+  CLI::App* sim = app->add_subcommand("sim", "replay a scenario of SMC calls against the secure world");
+  sim->add_option("SCENARIO", line->scenario, "the scenario file (JSON, docs/SCENARIOS.md)")->type_name("");
 
-  for (CLI::App* command : {map, dump, translate, help}) {
+  CLI::App* help = app->add_subcommand("help", "this text, or a command's");
+  help->add_option("COMMAND", line->help_topic, "map, dump, translate or sim")->type_name("");
+
+  for (CLI::App* command : {map, dump, translate, sim, help}) {
     command->group("commands");
     command->set_help_flag("-h,--help", "this text");
     command->allow_extras();
-    command->footer(kFooter);
+    command->footer(command == sim ? kSimFooter : kFooter);
   }
 }
 
@@ -162,11 +178,12 @@ Leftover first_leftover(const std::vector<std::string>& rest) {
 std::string check_leftovers(const CLI::App& app, const CLI::App* command) {
   if (const Leftover top = first_leftover(app.remaining()); !top.text.empty())
     return top.option ? unknown_option(top.text) : "unknown command '" + top.text + "' (see teemm --help)";
-  if (command == nullptr) return "missing command: map, dump or translate (see teemm --help)";
+  if (command == nullptr) return "missing command: map, dump, translate or sim (see teemm --help)";
   const Leftover rest = first_leftover(command->remaining());
   if (rest.text.empty()) return "";
   if (rest.option) return unknown_option(rest.text);
   if (command->get_name() == "translate") return "translate takes exactly one virtual address";
+  if (command->get_name() == "sim") return "sim takes exactly one scenario file";
   return "unexpected argument '" + rest.text + "'";
 }
 
@@ -220,6 +237,11 @@ std::string check_values(const CLI::App& command, const CommandLine& line, Reque
   request->command = command.get_name();
   request->platform = line.platform;
   request->json = line.json;
+  if (request->command == "sim") {
+    if (command.count("SCENARIO") == 0) return "sim takes exactly one scenario file";
+    request->scenario = line.scenario;
+    return "";
+  }
   teemm::mm::LayoutOptions& layout = request->options.layout;
   if (command.count("--va-bits") > 0) {
     uint64_t bits = 0;
@@ -259,12 +281,25 @@ int print(const std::string& text) {
 // `teemm help [COMMAND]`: the tool's help (App::help() would give the help command's own), or a command's.
 int print_help(const CLI::App& app, const std::string& topic) {
   if (topic.empty()) return print(app.get_formatter()->make_help(&app, "teemm", CLI::AppFormatMode::Normal));
-  for (const char* name : {"map", "dump", "translate"})
+  for (const char* name : {"map", "dump", "translate", "sim"})
     if (topic == name) return print(app.get_subcommand(name)->help("teemm"));
   return fail(kExitUsage, "unknown command '" + topic + "' (see teemm --help)");
 }
 
+// `teemm sim SCENARIO`: the replay's JSON on stdout (also when an expectation fails), one line on
+// stderr for the failure.
+int simulate(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  if (!file || !(text << file.rdbuf())) return fail(kExitUsage, "cannot read scenario '" + path + "'");
+  const teemm::tool::sim::Outcome outcome = teemm::tool::sim::simulate(text.str(), path);
+  if (!outcome.output.empty())
+    if (const int status = print(outcome.output); status != 0) return status;
+  return outcome.status == 0 ? 0 : fail(outcome.status, outcome.error);
+}
+
 int run(const Request& request) {
+  if (request.command == "sim") return simulate(request.scenario);
   std::vector<teemm::mm::Region> regions;
   if (!load_platform(request.platform, &regions))
     return fail(kExitUsage, "unknown platform '" + request.platform + "' (built in: qemu-virt)");
