@@ -2,6 +2,8 @@
 // and the one-line error on stderr.
 #include <gtest/gtest.h>
 
+#include "support/cli_run.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 #include <array>
@@ -15,31 +17,9 @@
 
 namespace {
 
-struct CliRun {
-  int status;
-  std::string out;
-  std::string err;
-};
+using teemm::testing::CliRun;
 
-CliRun run(const std::string& arguments) {
-  // One file per process: CTest runs these tests in parallel processes.
-  const std::string err_file = ::testing::TempDir() + "teemm_cli_stderr." + std::to_string(getpid()) + ".txt";
-  const std::string command = std::string(TEEMM_CLI_PATH) + " " + arguments + " 2>" + err_file;
-  CliRun result{};
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, "", "popen failed"};
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (FILE* f = fopen(err_file.c_str(), "r")) {
-    while ((n = fread(buffer.data(), 1, buffer.size(), f)) > 0) result.err.append(buffer.data(), n);
-    fclose(f);
-  }
-  std::remove(err_file.c_str());
-  return result;
-}
+CliRun run(const std::string& arguments) { return teemm::testing::run_cli(arguments); }
 
 int count_lines(const std::string& text) {
   int lines = 0;

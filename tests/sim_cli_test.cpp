@@ -16,6 +16,7 @@
 
 #include "scenario.hpp"
 #include "simulator.hpp"
+#include "support/cli_run.hpp"
 
 namespace {
 
@@ -23,34 +24,10 @@ using teemm::tool::sim::Outcome;
 using teemm::tool::sim::simulate;
 using Json = nlohmann::ordered_json;
 
-struct CliRun {
-  int status;
-  std::string out;
-  std::string err;
-};
+using teemm::testing::CliRun;
+using teemm::testing::run_cli;
 
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "teemm_sim_" + std::to_string(getpid()) + "_" + name;
-}
-
-CliRun run_cli(const std::string& arguments) {
-  const std::string err_file = temp_path("stderr.txt");
-  const std::string command = std::string(TEEMM_CLI_PATH) + " " + arguments + " 2>" + err_file;
-  CliRun result{};
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return {-1, "", "popen failed"};
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (FILE* f = fopen(err_file.c_str(), "r")) {
-    while ((n = fread(buffer.data(), 1, buffer.size(), f)) > 0) result.err.append(buffer.data(), n);
-    fclose(f);
-  }
-  std::remove(err_file.c_str());
-  return result;
-}
+std::string temp_path(const std::string& name) { return teemm::testing::cli_temp_path("sim_" + name); }
 
 // Writes `text` to a scenario file and runs `teemm sim` on it.
 CliRun run_scenario(const std::string& text) {
