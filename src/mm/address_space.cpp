@@ -199,7 +199,7 @@ AddressSpace::SpanOutcome AddressSpace::release_span_locked(GuestId owner, VaAll
   if (span.ranges == 0) return SpanOutcome::kNothingLeft;
   // Between the ranges lie only guard pages and free VA, never another owner's mapping.
   if (!table_->unmap_present(span.first, span.last - span.first)) return SpanOutcome::kUnmapFailed;
-  result.released += allocator.release_span_of(owner, kTeardownBatch, [&](const VaRange& range) {
+  result.released += allocator.release_span_of(owner, span, [&](const VaRange& range) {
     if (is_indexed(range)) remove_runs_locked(range.start, range.size);
   });
   return SpanOutcome::kReleased;

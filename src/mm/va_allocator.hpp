@@ -170,7 +170,8 @@ class VaAllocator {
   // range before it, if any) and runs on over every entry that is free or `owner`'s, stopping at
   // another owner's range or after `budget` of `owner`'s ranges. plan_span_of only looks: it says
   // where the span's used ranges lie ([first, last) of the VA they cover) and how many there are, so
-  // the caller can unmap them with one table call. release_span_of then frees exactly that span:
+  // the caller can unmap them with one table call. release_span_of then frees exactly that span,
+  // from its last entry back (so no erase shifts its leaf):
   // visit(const VaRange&) for each used range, one erase each, and a single free range in place of
   // the whole span. O(log n + k) for k ranges, against O(k log n) for freeing them one by one.
   struct OwnerSpan {
@@ -180,7 +181,7 @@ class VaAllocator {
   };
   OwnerSpan plan_span_of(GuestId owner, size_t budget) const;
   template <typename Visitor>
-  size_t release_span_of(GuestId owner, size_t budget, Visitor&& visit);
+  size_t release_span_of(GuestId owner, const OwnerSpan& span, Visitor&& visit);
 
   // The first used range of `owner` that starts at or above `from`: O(log n) while live owners
   // differ modulo 32 (the same aggregate free_all_of descends by). Error: kNotFound.
@@ -245,33 +246,46 @@ class VaAllocator {
 };
 
 template <typename Visitor>
-size_t VaAllocator::release_span_of(GuestId owner, size_t budget, Visitor&& visit) {
+size_t VaAllocator::release_span_of(GuestId owner, const OwnerSpan& span, Visitor&& visit) {
   Tree::Cursor at;
-  if (!initialised_ || budget == 0 || !span_start_of(owner, &at)) return 0;
-  const uint64_t window_end = base_.value + window_.bytes;
-  const uint64_t span_start = tree_.key(at);
-  uint64_t span_end = span_start;
+  if (!initialised_ || span.ranges == 0 || !tree_.find_le(span.last.value - 1, &at)) return 0;
+  // Erased from the last entry back, each erase takes its leaf's last entry: nothing shifts.
+  uint64_t span_end = span.last.value;
+  Tree::Cursor after = at;
+  if (tree_.next(&after) && tree_.value(after).is_free()) {
+    at = after;
+    span_end = tree_.key(after) + tree_.value(after).size;
+  }
+  uint64_t span_start = span_end;
   size_t released = 0;
-  for (;;) {
+  for (bool more = true; more;) {
+    const uint64_t key = tree_.key(at);
     const VaEntry entry = tree_.value(at);
     const bool mine = !entry.is_free() && entry.owner == owner.value;
-    if ((!entry.is_free() && !mine) || (mine && released == budget)) break;
+    if (!entry.is_free() && !mine) break;  // before the span: another owner's range
+    if (key < span.first.value && mine) break;
     if (mine) {
-      visit(range_of(span_end, entry));
+      visit(range_of(key, entry));
       bytes_in_use_ -= entry.size;
       --used_ranges_;
       ++released;
     }
-    span_end += entry.size;
+    span_start = key;
     const bool rebalanced = tree_.erase(at);
-    if (span_end == window_end) break;
-    reposition(&at, rebalanced, span_end);
+    // The free range before the first used one joins the span, and ends it.
+    more = key > span.first.value || (key == span.first.value && key > base_.value);
+    if (more) more = rebalanced ? tree_.find_le(key - 1, &at) : tree_.prev(&at);
+    if (more && key <= span.first.value) {
+      if (!tree_.value(at).is_free()) break;
+      span_start = tree_.key(at);
+      (void)tree_.erase(at);
+      break;
+    }
   }
-  // The span's entries came out, so a block for this one is always there.
   VaEntry merged;
   merged.size = span_end - span_start;
   merged.flags = VaEntry::kFreeFlag;
-  (void)tree_.insert(span_start, merged);
+  (void)tree_.insert(span_start, merged);  // the span's entries came out: a block is there
   return released;
 }
 

@@ -73,15 +73,19 @@ Result<ShmObject> ShmRegistry::first_of(GuestId guest) const {
 }
 
 size_t ShmRegistry::erase_all_of(GuestId guest) {
+  // From the guest's last object back: each erase takes its leaf's last entry, so nothing shifts,
+  // and without a rebalance the entry before it is one step back on the same cursor.
   size_t erased = 0;
   Tree::Cursor at;
-  bool positioned = first_of(guest, &at);
+  const ShmKey last{guest.value, ~uint64_t{0}};
+  bool positioned = tree_.find_le(last, &at) && tree_.key(at).guest == guest.value;
   while (positioned) {
     ++erased;
-    // Without a rebalance the cursor now holds the next entry of the same leaf (or an unused slot,
-    // whose key is kMaxKey): only then, or after a rebalance, is a new descent needed.
+    const ShmKey key = tree_.key(at);
     const bool rebalanced = tree_.erase(at);
-    positioned = (!rebalanced && tree_.key(at).guest == guest.value) || first_of(guest, &at);
+    if (key.cookie == 0) break;
+    positioned = rebalanced ? tree_.find_le(ShmKey{key.guest, key.cookie - 1}, &at) : tree_.prev(&at);
+    positioned = positioned && tree_.key(at).guest == guest.value;
   }
   return erased;
 }
