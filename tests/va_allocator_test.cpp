@@ -675,3 +675,59 @@ INSTANTIATE_TEST_SUITE_P(Seeds, VaAllocatorProperty,
 
 }  // namespace
 }  // namespace teemm::mm
+
+namespace teemm::mm {
+namespace {
+
+// Span-wise teardown against a plain model: owners' ranges interleaved with others' and with
+// holes; every span stops at another owner, honours the budget, and leaves one coalesced hole.
+TEST(VaAllocatorSpans, ReleaseEveryRangeOfAnOwnerAndNothingElse) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    Fixture f(4096, 4096);
+    std::mt19937_64 random(seed);
+    std::map<uint64_t, uint16_t> live;  // start -> owner
+    for (int i = 0; i < 600; ++i) {
+      AllocationRequest request;
+      request.owner = GuestId(static_cast<uint16_t>(random() % 3));
+      request.guard_page = random() % 2 == 0;
+      const Result<VirtAddr> va = f.allocator.allocate(pages(1 + random() % 4), request);
+      ASSERT_TRUE(va);
+      live[va->value] = request.owner.value;
+      if (random() % 4 == 0) {  // holes
+        auto it = std::next(live.begin(), random() % live.size());
+        ASSERT_TRUE(f.allocator.free(VirtAddr(it->first)));
+        live.erase(it);
+      }
+    }
+    const GuestId dying(static_cast<uint16_t>(seed % 3));
+    const size_t budget = 1 + seed % 7;
+    size_t released = 0;
+    for (;;) {
+      const VaAllocator::OwnerSpan span = f.allocator.plan_span_of(dying, budget);
+      if (span.ranges == 0) break;
+      ASSERT_LE(span.ranges, budget);
+      size_t visited = 0;
+      ASSERT_EQ(f.allocator.release_span_of(dying, span,
+                                            [&](const VaRange& r) {
+                                              ASSERT_EQ(r.owner, dying);
+                                              ASSERT_GE(r.start, span.first);
+                                              ASSERT_LE(r.start + r.reserved_size(), span.last);
+                                              ASSERT_EQ(live.erase(r.start.value), 1u);
+                                              ++visited;
+                                            }),
+                span.ranges);
+      ASSERT_EQ(visited, span.ranges);
+      ASSERT_TRUE(f.allocator.audit());  // tiling, coalesced holes, accounting
+      released += visited;
+    }
+    for (const auto& [start, owner] : live) {
+      ASSERT_NE(owner, dying.value);
+      ASSERT_TRUE(f.allocator.find(VirtAddr(start)));
+    }
+    ASSERT_EQ(f.allocator.stats().used_ranges, live.size());
+    RecordProperty("released", static_cast<int>(released));
+  }
+}
+
+}  // namespace
+}  // namespace teemm::mm
