@@ -133,7 +133,13 @@ class DirectMappings final : public shm::SecureMappings {
   Status write(VirtAddr va, const void* in, size_t size) override {
     const auto* bytes = static_cast<const unsigned char*>(in);
     return each_page(va, size, true, [&](uint64_t at, size_t done, size_t n) {
+#if defined(TEEMM_LINUX_FW_TEST_DROP_WRITES)
+      // Test-only image (teemm_linux_fw_drop_writes): the service believes it wrote; the normal
+      // world must notice that nothing arrived.
+      (void)at, (void)bytes, (void)done, (void)n;
+#else
       __builtin_memcpy(reinterpret_cast<void*>(at), bytes + done, n);
+#endif
     });
   }
   uint64_t pages_checked() const { return pages_checked_; }
@@ -393,6 +399,9 @@ uint64_t cold_init() {
   if (!g_dispatcher.audit()) panic("the fresh dispatcher fails its audit");
   g_pool_after_boot = g_pool->used();
   const mm::ReservationUsage shm = g_space.shm_usage();
+#if defined(TEEMM_LINUX_FW_TEST_DROP_WRITES)
+  printf("teemm: TEST BUILD (TEEMM_LINUX_FW_TEST_DROP_WRITES): shared-memory writes are dropped\n");
+#endif
   printf("teemm: OP-TEE ABI ready: %zu threads, %zu sessions, %zu buffers of up to %zu pages; SHM VA 0x%lx..0x%lx\n",
          kThreads, kSessions, kObjects, kMaxBufferPages, shm.base.value, shm.base.value + shm.size.bytes);
   return 0;
