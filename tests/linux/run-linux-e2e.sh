@@ -8,7 +8,9 @@
 # Options (after DIR): --stage boot|probe|full (default full: boot, insmod, the client; boot stops
 # after the shell is up, probe after the driver probed), --timeout S (QEMU, default 50), --smp 2
 # (two CPUs, both with enable-method "psci": Linux's CPU_ON for the second must be refused cleanly
-# by the monitor and Linux must go on with one).
+# by the monitor and Linux must go on with one), --image NAME (a test-only firmware variant, default
+# teemm_linux_fw), --expect-fail REGEX (repeatable: the run must FAIL, and each REGEX must match a
+# line of one of the consoles, so that a broken variant is caught for the intended reason).
 #
 # prepare: the firmware (firmware/qemu-virt-linux, cross-built in DIR/firmware), Debian's kernel,
 # tee.ko, optee.ko and busybox (scripts/fetch-linux-arm64.sh into DIR/debian), the client
@@ -37,11 +39,15 @@ shift 2
 stage=full
 timeout_s=50
 smp=1
+image=teemm_linux_fw
+expect_fail=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --smp) smp=$2; shift 2 ;;
+    --image) image=$2; shift 2 ;;
+    --expect-fail) expect_fail+=("$2"); shift 2 ;;
     *) echo "$0: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -70,7 +76,7 @@ initrd_base=0x48000000
 
 # This configuration's own files (initramfs, device tree, consoles): runs of other configurations
 # may go on at the same time (ctest -j) and share only what prepare_shared makes, under a lock.
-out=$dir/smp$smp-$stage
+out=$dir/$image-smp$smp-$stage
 
 # What every configuration uses: Debian's files, the firmware, the client.
 prepare_shared() {
@@ -156,13 +162,14 @@ run() {
   local normal=$run/normal.log secure=$run/secure.log
   : >"$normal"
   : >"$secure"
-  say "booting $(head -n 1 "$dir/debian/VERSION") on teemm's firmware ($smp CPU, stage $stage, timeout ${timeout_s} s)"
+  [ -f "$dir/firmware/$image.bin" ] || die "no firmware image $image"
+  say "booting $(head -n 1 "$dir/debian/VERSION") on $image ($smp CPU, stage $stage, timeout ${timeout_s} s)"
   local start status=0
   start=$(date +%s%N)
   # serial 0 = UART0 (the normal world's console), serial 1 = the secure UART (virt,secure=on).
   timeout --kill-after=5 "$timeout_s" qemu-system-aarch64 "${machine[@]}" -display none -monitor none -nic none \
     -no-reboot -serial "file:$normal" -serial "file:$secure" \
-    -bios "$dir/firmware/teemm_linux_fw.bin" -dtb "$out/teemm.dtb" \
+    -bios "$dir/firmware/$image.bin" -dtb "$out/teemm.dtb" \
     -device "loader,file=$dir/debian/Image,addr=$kernel_base,force-raw=on" \
     -device "loader,file=$out/initramfs.cpio,addr=$initrd_base,force-raw=on" \
     >"$run/qemu.log" 2>&1 || status=$?
@@ -227,20 +234,48 @@ run() {
   expect "$secure" '^teemm: final state CLEAN$' "the secure world's final state is not clean"
   expect "$secure" '^teemm-el3: power off$' "the monitor did not power off"
 
-  if [ ${#failures[@]} -ne 0 ]; then
-    say "FAIL:"
-    local f
+  if [ ${#expect_fail[@]} -ne 0 ]; then
+    # A broken variant: the run must fail, for the reason given.
+    local missing=() r f
+    for r in "${expect_fail[@]}"; do
+      grep -Eq -- "$r" "$normal" "$secure" || missing+=("$r")
+    done
+    if [ ${#failures[@]} -eq 0 ] || [ ${#missing[@]} -ne 0 ]; then
+      say "FAIL: $image was expected to fail the run, with lines matching:"
+      for r in "${expect_fail[@]}"; do echo "  /$r/"; done
+      [ ${#failures[@]} -eq 0 ] && echo "  but every check passed"
+      for r in "${missing[@]}"; do echo "  no line matches /$r/"; done
+      show_consoles
+      exit 1
+    fi
+    say "the run failed as it must ($image):"
     for f in "${failures[@]}"; do echo "  - $f"; done
-    echo "---- last 40 lines of the normal world's console ($normal) ----"
-    tail -n 40 "$normal"
-    echo "---- last 40 lines of the secure console ($secure) ----"
-    tail -n 40 "$secure"
-    [ -s "$run/qemu.log" ] && { echo "---- QEMU ----"; tail -n 20 "$run/qemu.log"; }
+    for r in "${expect_fail[@]}"; do grep -Eh -m1 -- "$r" "$normal" "$secure" | sed 's/^/linux-e2e:   witness: /'; done
+    say "PASS (the checks caught $image; ${seconds} s in QEMU)"
+    return
+  fi
+  if [ ${#failures[@]} -ne 0 ]; then
+    local f
+    say "FAIL:"
+    for f in "${failures[@]}"; do echo "  - $f"; done
+    show_consoles
     exit 1
   fi
   grep -E '^teemm-client: PASS|^teemm-init: done' "$normal" | sed 's/^/linux-e2e:   /'
   grep -E '^teemm: final|^teemm-el3: secure world final' "$secure" | sed 's/^/linux-e2e:   /'
   say "PASS (stage $stage, ${seconds} s in QEMU)"
+}
+
+show_consoles() {
+  local normal=$out/run/normal.log secure=$out/run/secure.log
+  echo "---- last 40 lines of the normal world's console ($normal) ----"
+  tail -n 40 "$normal"
+  echo "---- last 40 lines of the secure console ($secure) ----"
+  tail -n 40 "$secure"
+  if [ -s "$out/run/qemu.log" ]; then
+    echo "---- QEMU ----"
+    tail -n 20 "$out/run/qemu.log"
+  fi
 }
 
 prepare
