@@ -19,7 +19,13 @@ end() {
 }
 
 echo "teemm-init: Linux $(uname -r) up, $(grep -c ^processor /proc/cpuinfo) CPU, $(cut -d' ' -f1 /proc/uptime) s"
-if [ "$(cat /proc/cmdline | grep -o 'teemm=[a-z]*')" = "teemm=boot" ]; then end "boot only"; fi
+stage=$(grep -o 'teemm=[a-z]*' /proc/cmdline)
+if [ "$stage" = "teemm=boot" ]; then end "boot only"; fi
+if [ "$stage" = "teemm=reset" ]; then
+  echo "teemm-init: restarting"
+  reboot -f
+  sleep 10
+fi
 
 insmod /lib/modules/tee.ko || end "FAIL: insmod tee.ko"
 insmod /lib/modules/optee.ko || end "FAIL: insmod optee.ko"
@@ -29,7 +35,7 @@ for d in tee0 teepriv0; do
   [ -c /dev/$d ] || end "FAIL: no /dev/$d"
 done
 echo "teemm-init: devices: $(ls -l /dev/tee0 /dev/teepriv0 | awk '{print $1, $5, $6, $NF}' | tr '\n' ';')"
-if [ "$(cat /proc/cmdline | grep -o 'teemm=[a-z]*')" = "teemm=probe" ]; then end "probe only"; fi
+if [ "$stage" = "teemm=probe" ]; then end "probe only"; fi
 
 /teemm-client
 status=$?

@@ -5,8 +5,9 @@
 #   tests/linux/run-linux-e2e.sh prepare DIR   build and fetch everything (idempotent, cached in DIR)
 #   tests/linux/run-linux-e2e.sh run DIR       prepare, then boot, run, check both consoles
 #
-# Options (after DIR): --stage boot|probe|full (default full: boot, insmod, the client; boot stops
-# after the shell is up, probe after the driver probed), --timeout S (QEMU, default 50), --smp 2
+# Options (after DIR): --stage boot|probe|full|reset (default full: boot, insmod, the client; boot
+# stops after the shell is up, probe after the driver probed, reset is boot ending with `reboot -f`,
+# i.e. PSCI SYSTEM_RESET instead of SYSTEM_OFF), --timeout S (QEMU, default 50), --smp 2
 # (two CPUs, both with enable-method "psci": Linux's CPU_ON for the second must be refused cleanly
 # by the monitor and Linux must go on with one), --image NAME (a test-only firmware variant, default
 # teemm_linux_fw), --expect-fail REGEX (repeatable: the run must FAIL, and each REGEX must match a
@@ -15,11 +16,12 @@
 # prepare: the firmware (firmware/qemu-virt-linux, cross-built in DIR/firmware), Debian's kernel,
 # tee.ko, optee.ko and busybox (scripts/fetch-linux-arm64.sh into DIR/debian), the client
 # (tests/linux/teemm_client.c, static), all shared by every configuration (under a lock); then, in
-# DIR/smp<N>-<stage>, the initramfs (busybox, tests/linux/init.sh as /init, the modules, the client)
+# DIR/<image>-smp<N>-<stage>, the initramfs (busybox, tests/linux/init.sh as /init, the modules, the client)
 # and the device tree (QEMU's own, dumpdtb, plus tests/linux/teemm-linux.dtsi).
 # run: QEMU with the firmware as -bios, the DTB through -dtb (QEMU copies it to 0x40000000), the
 # kernel at 0x44000000 and the initramfs at 0x48000000 (-device loader); the normal world's console
-# (UART0) goes to DIR/smp<N>-<stage>/run/normal.log, the secure UART to .../run/secure.log. The run passes when the
+# (UART0) goes to DIR/<image>-smp<N>-<stage>/run/normal.log, the secure UART to .../run/secure.log.
+# The run passes when the
 # driver probed with dynamic shared memory, /dev/tee0 and /dev/teepriv0 exist, the client passed,
 # the secure world's final report is clean (nothing live, every audit held) and the machine powered
 # off through PSCI SYSTEM_OFF; otherwise it fails with the last lines of both consoles.
@@ -32,7 +34,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 command=${1:-}
 dir=${2:-}
 if [ -z "$command" ] || [ -z "$dir" ] || { [ "$command" != prepare ] && [ "$command" != run ]; }; then
-  echo "usage: $0 prepare|run DIR [--stage boot|probe|full] [--timeout S]" >&2
+  echo "usage: $0 prepare|run DIR [--stage boot|probe|full|reset] [--timeout S] [--smp 1|2] [--image NAME]" \
+    "[--expect-fail REGEX]..." >&2
   exit 2
 fi
 shift 2
@@ -51,7 +54,7 @@ while [ $# -gt 0 ]; do
     *) echo "$0: unknown option $1" >&2; exit 2 ;;
   esac
 done
-case "$stage" in boot | probe | full) ;; *) echo "$0: --stage boot|probe|full" >&2; exit 2 ;; esac
+case "$stage" in boot | probe | full | reset) ;; *) echo "$0: --stage boot|probe|full|reset" >&2; exit 2 ;; esac
 case "$smp" in 1 | 2) ;; *) echo "$0: --smp 1|2" >&2; exit 2 ;; esac
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -192,7 +195,7 @@ run() {
     expect "$normal" 'smp: Brought up 1 node, 1 CPU' "Linux did not go on with one CPU"
     expect "$secure" '^teemm-el3: PSCI CPU_ON 0x1 refused \(-2\)$' "the monitor did not refuse CPU_ON"
   fi
-  if [ "$stage" != boot ]; then
+  if [ "$stage" = probe ] || [ "$stage" = full ]; then
     expect "$normal" 'optee: dynamic shared memory is enabled' "the driver did not enable dynamic shared memory"
     expect "$normal" 'optee: initialized driver' "the driver did not initialise"
     expect "$normal" '^teemm-init: modules loaded: optee tee' "the modules are not loaded"
@@ -209,13 +212,17 @@ run() {
     expect "$normal" '^teemm-client: PASS \([0-9]+ checks\)$' "the client did not pass"
     expect "$normal" '^teemm-init: client exit status 0$' "the client's exit status"
   fi
-  expect "$normal" 'reboot: Power down' "Linux did not power off"
+  if [ "$stage" = reset ]; then
+    expect "$normal" 'reboot: Restarting system' "Linux did not restart"
+  else
+    expect "$normal" 'reboot: Power down' "Linux did not power off"
+  fi
 
   # The secure world.
   expect "$secure" '^teemm: OP-TEE ABI ready' "the secure world did not start"
   expect "$secure" '^teemm-el3: entering the normal world' "the monitor did not enter the normal world"
   refuse "$secure" 'PANIC|audit FAILED|unexpected' "the secure world complained"
-  if [ "$stage" != boot ]; then
+  if [ "$stage" = probe ] || [ "$stage" = full ]; then
     expect "$secure" '^teemm: fast call 0xbf00ff01 .* -> 0x384fb3e0 0xe7f811e3 0xaf630002 0xa5d5c51b$' "CALLS_UID"
     expect "$secure" '^teemm: fast call 0xb2000009 .* -> 0x0 0x4 ' "EXCHANGE_CAPABILITIES (DYNAMIC_SHM)"
   fi
@@ -228,11 +235,16 @@ run() {
     expect "$secure" '^teemm: call [0-9]+ CLOSE_SESSION .* ret 0x00000000 .*live: 0 objects, 0 sessions, 0 threads' \
       "the session's close"
   fi
-  expect "$secure" '^teemm-el3: PSCI SYSTEM_OFF' "no PSCI SYSTEM_OFF"
+  if [ "$stage" = reset ]; then
+    expect "$secure" '^teemm-el3: PSCI SYSTEM_RESET' "no PSCI SYSTEM_RESET"
+    expect "$secure" '^teemm-el3: system reset$' "the monitor did not reset the machine"
+  else
+    expect "$secure" '^teemm-el3: PSCI SYSTEM_OFF' "no PSCI SYSTEM_OFF"
+    expect "$secure" '^teemm-el3: power off$' "the monitor did not power off"
+  fi
   expect "$secure" '^teemm: final: 0 objects, 0 sessions, 0 threads, 0 shm ranges, 0 io ranges;' \
     "something is still live in the secure world"
   expect "$secure" '^teemm: final state CLEAN$' "the secure world's final state is not clean"
-  expect "$secure" '^teemm-el3: power off$' "the monitor did not power off"
 
   if [ ${#expect_fail[@]} -ne 0 ]; then
     # A broken variant: the run must fail, for the reason given.
