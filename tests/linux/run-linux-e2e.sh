@@ -11,7 +11,8 @@
 # (two CPUs, both with enable-method "psci": Linux's CPU_ON for the second must be refused cleanly
 # by the monitor and Linux must go on with one), --image NAME (a test-only firmware variant, default
 # teemm_linux_fw), --expect-fail REGEX (repeatable: the run must FAIL, and each REGEX must match a
-# line of one of the consoles, so that a broken variant is caught for the intended reason).
+# line of one of the consoles, so that a broken variant is caught for the intended reason), --el2
+# (virtualization=on: the CPU has EL2, the kernel starts there and brings KVM up).
 #
 # prepare: the firmware (firmware/qemu-virt-linux, cross-built in DIR/firmware), Debian's kernel,
 # tee.ko, optee.ko and busybox (scripts/fetch-linux-arm64.sh into DIR/debian), the client
@@ -44,6 +45,7 @@ timeout_s=50
 smp=1
 image=teemm_linux_fw
 expect_fail=()
+el2=no
 while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage=$2; shift 2 ;;
@@ -51,6 +53,7 @@ while [ $# -gt 0 ]; do
     --smp) smp=$2; shift 2 ;;
     --image) image=$2; shift 2 ;;
     --expect-fail) expect_fail+=("$2"); shift 2 ;;
+    --el2) el2=yes; shift ;;
     *) echo "$0: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -73,13 +76,15 @@ skip() {
 die() { say "FAIL: $*"; exit 1; }
 
 # The machine, the same for dumpdtb and the run.
-machine=(-machine virt,secure=on,acpi=off -cpu cortex-a57 -smp "$smp" -m 1024)
+virt=virt,secure=on,acpi=off
+[ "$el2" = yes ] && virt=virt,secure=on,virtualization=on,acpi=off
+machine=(-machine "$virt" -cpu cortex-a57 -smp "$smp" -m 1024)
 kernel_base=0x44000000
 initrd_base=0x48000000
 
 # This configuration's own files (initramfs, device tree, consoles): runs of other configurations
 # may go on at the same time (ctest -j) and share only what prepare_shared makes, under a lock.
-out=$dir/$image-smp$smp-$stage
+out=$dir/$image-smp$smp-$stage$([ "$el2" = yes ] && echo -el2)
 
 # What every configuration uses: Debian's files, the firmware, the client.
 prepare_shared() {
@@ -166,7 +171,7 @@ run() {
   : >"$normal"
   : >"$secure"
   [ -f "$dir/firmware/$image.bin" ] || die "no firmware image $image"
-  say "booting $(head -n 1 "$dir/debian/VERSION") on $image ($smp CPU, stage $stage, timeout ${timeout_s} s)"
+  say "booting $(head -n 1 "$dir/debian/VERSION") on $image ($virt, $smp CPU, stage $stage, timeout ${timeout_s} s)"
   local start status=0
   start=$(date +%s%N)
   # serial 0 = UART0 (the normal world's console), serial 1 = the secure UART (virt,secure=on).
@@ -190,6 +195,13 @@ run() {
     "the kernel complained"
   refuse "$normal" 'teemm-init: FAIL|teemm-client: FAIL' "the test failed in the normal world"
   refuse "$normal" 'optee: api uid mismatch|probe of .*optee.* failed|optee: .*mismatch' "the driver did not probe"
+  if [ "$el2" = yes ]; then
+    expect "$normal" 'CPU: All CPU\(s\) started at EL2' "the kernel did not start at EL2"
+    expect "$normal" 'kvm \[1\]: Hyp mode initialized successfully' "KVM did not come up at EL2"
+    expect "$secure" '^teemm-el3: entering the normal world at 0x[0-9a-f]+ \(NS-EL2\)' "the monitor did not enter NS-EL2"
+  else
+    expect "$secure" '^teemm-el3: entering the normal world at 0x[0-9a-f]+ \(NS-EL1\)' "the monitor did not enter NS-EL1"
+  fi
   if [ "$smp" -gt 1 ]; then
     expect "$normal" 'psci: failed to boot CPU1 \(-22\)' "Linux did not try to start CPU1 with PSCI CPU_ON"
     expect "$normal" 'smp: Brought up 1 node, 1 CPU' "Linux did not go on with one CPU"
