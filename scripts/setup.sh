@@ -7,8 +7,8 @@ packages=(
   cmake ninja-build g++ pkg-config
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   clang libclang-rt-14-dev clang-format
-  qemu-system-arm g++-aarch64-linux-gnu
-  device-tree-compiler libfdt-dev
+  qemu-system-arm g++-aarch64-linux-gnu libc6-dev-arm64-cross
+  device-tree-compiler libfdt-dev cpio
 )
 
 missing=()

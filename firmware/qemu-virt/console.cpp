@@ -11,6 +11,7 @@ constexpr uint64_t kUartFr = 0x18;
 constexpr uint32_t kUartFrTxff = 1u << 5;
 
 ConsoleSink g_sink = ConsoleSink::kUart;
+uint64_t g_uart = kUart0Base;
 
 // Destination of the formatter: a buffer (possibly null) or the console.
 struct Out {
@@ -166,10 +167,11 @@ void format(Out& out, const char* fmt, va_list args) {
 }  // namespace
 
 void console_set_sink(ConsoleSink sink) { g_sink = sink; }
+void console_set_uart(uint64_t base) { g_uart = base; }
 
 void uart_putc(char c) {
-  auto* const fr = reinterpret_cast<volatile uint32_t*>(kUart0Base + kUartFr);
-  auto* const dr = reinterpret_cast<volatile uint32_t*>(kUart0Base + kUartDr);
+  auto* const fr = reinterpret_cast<volatile uint32_t*>(g_uart + kUartFr);
+  auto* const dr = reinterpret_cast<volatile uint32_t*>(g_uart + kUartDr);
   while ((*fr & kUartFrTxff) != 0) {
   }
   *dr = static_cast<uint8_t>(c);

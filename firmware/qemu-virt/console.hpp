@@ -16,6 +16,8 @@ inline constexpr uint64_t kUart0Base = 0x09000000;
 
 enum class ConsoleSink : unsigned { kUart = 1, kSemihosting = 2, kBoth = 3 };
 void console_set_sink(ConsoleSink sink);
+// The PL011 the UART sink writes to (default kUart0Base; e.g. the secure UART 0x09040000).
+void console_set_uart(uint64_t base);
 
 void uart_putc(char c);
 void putc(char c);
