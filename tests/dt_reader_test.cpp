@@ -44,7 +44,7 @@ TEST(DtReader, ReadsTheBoardFixture) {
   ASSERT_TRUE(r.ok()) << r.error;
   const DeviceTree& t = r.tree;
   EXPECT_EQ(t.model, "teemm reader board");
-  EXPECT_EQ(t.node_count, 27u);
+  EXPECT_EQ(t.node_count, 30u);
 
   // Memory: several nodes, several reg entries, a secure-only one; the disabled one left out.
   ASSERT_EQ(t.memory.size(), 4u);
@@ -106,7 +106,12 @@ TEST(DtReader, ReadsTheBoardFixture) {
   EXPECT_NE(device(t, "/soc@10000000/i2c@300000"), nullptr);
   EXPECT_EQ(device(t, "/cpus/cpu@0"), nullptr);
   EXPECT_EQ(device(t, "/soc@10000000/disabled-bus@400000/serial@400000"), nullptr);
-  EXPECT_EQ(t.devices.size(), 9u);
+  // A GIC's parts (an ITS) and PCI functions (config-space reg) are no devices; the host bridge is.
+  EXPECT_EQ(device(t, "/interrupt-controller@8000000/msi-controller@8020000"), nullptr);
+  EXPECT_EQ(device(t, "/pcie@30000000/ethernet@0,0"), nullptr);
+  EXPECT_NE(device(t, "/pcie@30000000"), nullptr);
+  EXPECT_TRUE(t.notes.size() == 3u);
+  EXPECT_EQ(t.devices.size(), 10u);
 }
 
 struct Malformed {

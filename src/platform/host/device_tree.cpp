@@ -62,6 +62,8 @@ struct Level {
   std::vector<RangeEntry> ranges;
   Availability availability;
   bool reserved_memory = false;  // this is /reserved-memory
+  bool pci = false;              // a PCI bus: its children's reg are config-space addresses, not MMIO
+  bool gic = false;              // a GIC: its children (v2m frames, ITSs) are parts of it
 };
 
 std::string_view base_name(std::string_view name) { return name.substr(0, name.find('@')); }
@@ -392,6 +394,9 @@ class Reader {
       if (const char* method = string_property(offset, path, "method"); method != nullptr) tree_->optee_method = method;
     }
     if (!parent.bus) return level;  // no CPU address for its reg (CPUs, I2C, SPI, ...)
+    if (parent.pci) return level;   // a PCI function: BARs come from enumeration, not from reg
+    level.pci =
+        device_type != nullptr && (std::strcmp(device_type, "pci") == 0 || std::strcmp(device_type, "pciex") == 0);
     const bool has_reg = has_property(offset, "reg");
 
     if (parent.reserved_memory) {
@@ -437,8 +442,10 @@ class Reader {
       return level;
     }
 
-    if (!has_reg || compatible.empty() || !level.availability.any()) return level;
     const int gic = gic_version(compatible);
+    level.gic = gic != 0;
+    // Parts of a GIC (MSI frames, ITSs) are the GIC's business, not devices the TEE maps.
+    if (!has_reg || compatible.empty() || !level.availability.any() || parent.gic) return level;
     const bool uart = gic == 0 && is_uart(name, compatible);
     unsigned gic_cpu_entries = 2;
     if (gic == 3) {
