@@ -9,6 +9,7 @@ packages=(
   clang libclang-rt-14-dev clang-format
   qemu-system-arm g++-aarch64-linux-gnu
   device-tree-compiler libfdt-dev
+  librsvg2-bin zlib1g-dev
 )
 
 missing=()

@@ -331,3 +331,26 @@ TEST(DtCli, HelpNamesTheNewCommands) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DtCli, MapSvgWritesThePictureBesideTheUsualOutput) {
+  const std::string svg = ::testing::TempDir() + "teemm_cli_" + std::to_string(getpid()) + ".svg";
+  const CliRun r = run("map " + kClean + " " + kSpec + " --svg " + svg);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "teemm map: platform clean.dts")) << r.out;
+  FILE* f = fopen(svg.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string text(4096, '\0');
+  text.resize(fread(text.data(), 1, text.size(), f));
+  fclose(f);
+  std::remove(svg.c_str());
+  EXPECT_EQ(text.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
+  EXPECT_TRUE(contains(text, "teemm map: platform clean.dts")) << text;
+
+  const CliRun bad = run("map --svg /nonexistent/dir/x.svg");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_EQ(bad.err, "teemm: --svg /nonexistent/dir/x.svg: cannot write\n");
+}
+
+}  // namespace

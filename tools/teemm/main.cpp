@@ -19,6 +19,7 @@
 #include "platform/builtin/qemu_virt.hpp"
 #include "render.hpp"
 #include "session.hpp"
+#include "svg.hpp"
 
 namespace {
 
@@ -45,6 +46,7 @@ struct CommandLine {
   std::string help_topic;
   bool json = false;
   teemm::tool::DtArguments dt;  // --dtb/--dts and what the tree cannot say
+  std::string svg;              // map --svg FILE
 };
 
 // What the command line asks for, checked and converted.
@@ -55,6 +57,7 @@ struct Request {
   uint64_t va = 0;
   bool json = false;
   teemm::tool::DtArguments dt;
+  std::string svg;
 };
 
 int fail(int status, const std::string& message) {
@@ -120,6 +123,7 @@ void define_commands(CLI::App* app, CommandLine* line) {
   CLI::App* map = app->add_subcommand("map", "the regions (name, type, PA, VA, size, attributes) and a table summary");
   add_session_options(map, line);
   map->add_flag("--json", line->json, "machine-readable output");
+  map->add_option("--svg", line->svg, "also draw the physical and virtual layouts into FILE")->type_name("FILE");
 
   CLI::App* dump = app->add_subcommand("dump", "every valid descriptor, level by level");
   add_session_options(dump, line);
@@ -237,6 +241,7 @@ std::string check_values(const CLI::App& command, const CommandLine& line, Reque
   request->platform = line.platform;
   request->json = line.json;
   request->dt = line.dt;
+  request->svg = line.svg;
   if (given(command, "--platform") && line.dt.tree_given())
     return "--platform and --dtb/--dts choose the platform both ways: give one";
   if (!line.dt.tree_given() && line.dt.spec_given())
@@ -324,6 +329,8 @@ int run(const Request& request, const std::string& command_line) {
   }
   const teemm::tool::Session session(platform_name, regions, options);
   if (!session.ok()) return fail(kExitRefused, session.error());
+  if (!request.svg.empty())
+    if (std::string e = teemm::tool::write_map_svg(session, request.svg); !e.empty()) return fail(kExitRefused, e);
 
   std::string out;
   if (request.command == "map")
