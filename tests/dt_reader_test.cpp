@@ -250,3 +250,20 @@ TEST(DtReaderFiles, OneCellRootAndStringsOnly) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DtReaderFiles, TooManyEntriesIsAnErrorNotAnHour) {
+  const std::string path = ::testing::TempDir() + "teemm_many_entries.dts";
+  {
+    std::ofstream out(path);
+    out << "/dts-v1/;\n/ { #address-cells = <1>; #size-cells = <1>;\n memory@0 { device_type = \"memory\"; reg = <";
+    for (size_t i = 0; i <= kMaxEntries; ++i) out << (i == 0 ? "" : " ") << "0x" << std::hex << i * 0x1000 << " 0x1000";
+    out << ">; }; };\n";
+  }
+  const DtReadResult r = read_dts_file(path);
+  EXPECT_EQ(r.error, path + ": /memory@0: more than 8192 reg and ranges entries in the tree");
+  std::remove(path.c_str());
+}
+
+}  // namespace

@@ -435,7 +435,7 @@ class Linter {
       return;
     }
     const std::vector<mm::MapEntry> entries(map.begin(), map.end());
-    ScratchTables actual(options_.layout.va_bits, options_.pa_bits);
+    ScratchTables actual(options_.layout.va_bits, options_.pa_bits, table_pages_bound(entries));
     if (Status s = actual.build(entries); !s) {
       add(Severity::kError, "tables", {}, std::string("building the tables: ") + error_name(s.error()));
       return;
@@ -476,15 +476,15 @@ class Linter {
           VirtAddr(direction == 0 ? e.va.value / alignment * alignment : (e.va.value / alignment + 1) * alignment);
       std::vector<mm::MapEntry> other = entries;
       other[index] = moved;
-      ScratchTables aligned(options_.layout.va_bits, options_.pa_bits);
+      ScratchTables aligned(options_.layout.va_bits, options_.pa_bits, table_pages_bound(other));
       if (!aligned.build(other)) continue;
       measured = true;
       ideal = count_leaves(leaf_runs(aligned.pool(), aligned.table(), moved.va.value, moved.size.bytes));
       cost = actual.table_pages() > aligned.table_pages() ? actual.table_pages() - aligned.table_pages() : 0;
     }
     if (!measured) {
-      ScratchTables alone(options_.layout.va_bits, options_.pa_bits);
-      ScratchTables alone_aligned(options_.layout.va_bits, options_.pa_bits);
+      ScratchTables alone(options_.layout.va_bits, options_.pa_bits, table_pages_bound({e}));
+      ScratchTables alone_aligned(options_.layout.va_bits, options_.pa_bits, table_pages_bound({e}));
       mm::MapEntry moved = e;
       moved.pa = PhysAddr(e.pa.value / alignment * alignment);
       moved.va = VirtAddr(e.va.value / alignment * alignment);

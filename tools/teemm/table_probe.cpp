@@ -31,6 +31,16 @@ LeafCounts count_leaves(const std::vector<LeafRun>& runs) {
   return counts;
 }
 
+size_t table_pages_bound(const std::vector<mm::MapEntry>& entries) {
+  uint64_t pages = 2;
+  for (const mm::MapEntry& e : entries) {
+    if (e.is_va_reservation()) continue;
+    pages += 6 + (e.size.bytes >> 21) + (e.size.bytes >> 30) + (e.size.bytes >> 39);
+    if (pages >= 4096) return 4096;
+  }
+  return static_cast<size_t>(pages);
+}
+
 ScratchTables::ScratchTables(unsigned va_bits, unsigned pa_bits, size_t capacity)
     : pages_(new arm64::TablePage[capacity]),
       counts_(new uint16_t[capacity]),

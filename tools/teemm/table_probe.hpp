@@ -28,10 +28,16 @@ std::vector<LeafRun> leaf_runs(const arm64::TablePool& pool, const arm64::Transl
                                uint64_t size);
 LeafCounts count_leaves(const std::vector<LeafRun>& runs);
 
+// Table pages that always suffice for the static map of `entries`: per entry, two partial tables
+// at each level below the root plus one level-3 table per 2 MiB, one level-2 table per 1 GiB and
+// one level-1 table per 512 GiB;
+// at most 4096 (the CLI session's pool).
+size_t table_pages_bound(const std::vector<mm::MapEntry>& entries);
+
 // Stage-1 tables for the physical entries of `entries` (reservations skipped), in a pool of their own.
 class ScratchTables {
  public:
-  ScratchTables(unsigned va_bits, unsigned pa_bits, size_t capacity = 8192);
+  ScratchTables(unsigned va_bits, unsigned pa_bits, size_t capacity);
   // Maps every entry; on failure the error of the first entry that failed.
   Status build(const std::vector<mm::MapEntry>& entries);
   uint64_t table_pages() const { return table_.raw().statistics().table_pages; }

@@ -113,7 +113,7 @@ struct DtReadResult {
 // Bounds that keep any input cheap: nesting (Linux's FDT_MAX_DEPTH), reg/ranges entries in the
 // whole tree, and the blob itself.
 inline constexpr int kMaxDepth = 64;
-inline constexpr size_t kMaxEntries = 1u << 16;
+inline constexpr size_t kMaxEntries = 8192;  // Debian's largest arm64 tree has about 300
 inline constexpr size_t kMaxBlobSize = size_t{64} << 20;
 
 // Reads a flattened tree held in memory. `source` only prefixes messages.
