@@ -278,6 +278,9 @@ INSTANTIATE_TEST_SUITE_P(
                  "blocks would do; it costs 2 table pages (8 KiB)"},
         LintCase{"clean.dts", "--ta-ram 0x7e500000,0x600000 --sdp 0x7eb00000,0x500000", 0, "warning", "alignment",
                  "ta-ram", "not 2 MiB aligned"},
+        LintCase{"gic-redistributor-misaligned.dts", "", 0, "info", "alignment", "interrupt-controller@8000000[1]",
+                 "(IO_SEC, 2 MiB) at PA 0x8100000 is not 2 MiB aligned: mapped with 512 4 KiB pages where 1 2 MiB "
+                 "block would do; it costs 1 table page (4 KiB)"},
         LintCase{"beyond-pa.dts", "", 1, "error", "pa-range", "serial@10000000000",
                  "reaches beyond the 40-bit physical address range TCR.IPS allows: the tables cannot map it"},
         LintCase{"beyond-pa.dts", "", 1, "warning", "pa-range", "nsec-ddr@20000000000",

@@ -495,7 +495,9 @@ class Linter {
     if (blocks(ideal) <= blocks(now)) return;
     const std::string where =
         e.pa.value % alignment != 0 ? "PA " + hex_address(e.pa.value) : "VA " + hex_address(e.va.value);
-    add(cost > 0 ? Severity::kWarning : Severity::kInfo, "alignment", {e.name},
+    // Device registers sit where the hardware put them: said, but only as a note.
+    const bool movable = !mm::is_io_type(e.type);
+    add(cost > 0 && movable ? Severity::kWarning : Severity::kInfo, "alignment", {e.name},
         std::string(e.name) + " (" + mm::memory_type_name(e.type) + ", " + human_size(e.size.bytes) + ") at " + where +
             " is not " + human_size(alignment) + " aligned: mapped with " + leaves_text(now) + " where " +
             leaves_text(ideal) + " would do; it costs " + std::to_string(cost) + " table page" +

@@ -15,7 +15,8 @@
 //   pa-range        regions beyond the output address size the tables are built for (TCR.PS)
 //   layout, tables  the memory map or its tables refused
 //   alignment       mapped regions whose alignment forces 4 KiB pages where blocks would do, with
-//                   the table pages that costs (the tables are built both ways and compared)
+//                   the table pages that costs (the tables are built both ways and compared); a
+//                   warning for memory the porter places, a note for device registers
 //   unused          secure memory that is neither TEE RAM, TA RAM nor SDP
 //   devices, optee  no GIC, no UART, no secure UART; no /firmware/optee, no secure memory
 //   spec            what could not be checked because the platform file/options lack it
