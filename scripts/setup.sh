@@ -9,6 +9,7 @@ packages=(
   clang libclang-rt-14-dev clang-format
   qemu-system-arm g++-aarch64-linux-gnu libc6-dev-arm64-cross
   device-tree-compiler libfdt-dev cpio
+  librsvg2-bin zlib1g-dev
 )
 
 missing=()

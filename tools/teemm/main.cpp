@@ -17,11 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "dt_commands.hpp"
+#include "dt_options.hpp"
 #include "number.hpp"
 #include "platform/builtin/qemu_virt.hpp"
 #include "render.hpp"
 #include "session.hpp"
 #include "simulator.hpp"
+#include "svg.hpp"
 
 namespace {
 
@@ -54,6 +57,8 @@ struct CommandLine {
   std::string scenario;
   std::string help_topic;
   bool json = false;
+  teemm::tool::DtArguments dt;  // --dtb/--dts and what the tree cannot say
+  std::string svg;              // map --svg FILE
 };
 
 // What the command line asks for, checked and converted.
@@ -64,6 +69,8 @@ struct Request {
   uint64_t va = 0;
   std::string scenario;
   bool json = false;
+  teemm::tool::DtArguments dt;
+  std::string svg;
 };
 
 int fail(int status, const std::string& message) {
@@ -114,6 +121,7 @@ void add_session_options(CLI::App* command, CommandLine* line) {
   command->add_option("--ioremap", line->ioremap, "map SIZE bytes of device registers (default non-secure)")
       ->option_text("PA,SIZE[,secure|nonsecure]")
       ->allow_extra_args(false);
+  teemm::tool::add_dt_options(command, &line->dt);
 }
 
 void define_commands(CLI::App* app, CommandLine* line) {
@@ -128,6 +136,7 @@ void define_commands(CLI::App* app, CommandLine* line) {
   CLI::App* map = app->add_subcommand("map", "the regions (name, type, PA, VA, size, attributes) and a table summary");
   add_session_options(map, line);
   map->add_flag("--json", line->json, "machine-readable output");
+  map->add_option("--svg", line->svg, "also draw the physical and virtual layouts into FILE")->type_name("FILE");
 
   CLI::App* dump = app->add_subcommand("dump", "every valid descriptor, level by level");
   add_session_options(dump, line);
@@ -140,10 +149,15 @@ void define_commands(CLI::App* app, CommandLine* line) {
   CLI::App* sim = app->add_subcommand("sim", "replay a scenario of SMC calls against the secure world");
   sim->add_option("SCENARIO", line->scenario, "the scenario file (JSON, docs/SCENARIOS.md)")->type_name("");
 
-  CLI::App* help = app->add_subcommand("help", "this text, or a command's");
-  help->add_option("COMMAND", line->help_topic, "map, dump, translate or sim")->type_name("");
+  const std::vector<CLI::App*> dt_commands =
+      teemm::tool::add_dt_commands(app, &line->dt, &line->json, &line->va_bits, &line->va_offset);
 
-  for (CLI::App* command : {map, dump, translate, sim, help}) {
+  CLI::App* help = app->add_subcommand("help", "this text, or a command's");
+  help->add_option("COMMAND", line->help_topic, "map, dump, translate, sim, platform or lint")->type_name("");
+
+  std::vector<CLI::App*> commands = {map, dump, translate, sim, help};
+  commands.insert(commands.end() - 1, dt_commands.begin(), dt_commands.end());
+  for (CLI::App* command : commands) {
     command->group("commands");
     command->set_help_flag("-h,--help", "this text");
     command->allow_extras();
@@ -178,7 +192,7 @@ Leftover first_leftover(const std::vector<std::string>& rest) {
 std::string check_leftovers(const CLI::App& app, const CLI::App* command) {
   if (const Leftover top = first_leftover(app.remaining()); !top.text.empty())
     return top.option ? unknown_option(top.text) : "unknown command '" + top.text + "' (see teemm --help)";
-  if (command == nullptr) return "missing command: map, dump, translate or sim (see teemm --help)";
+  if (command == nullptr) return "missing command: map, dump, translate, sim, platform or lint (see teemm --help)";
   const Leftover rest = first_leftover(command->remaining());
   if (rest.text.empty()) return "";
   if (rest.option) return unknown_option(rest.text);
@@ -232,6 +246,12 @@ std::string check_ioremap(const std::string& text, Request* request) {
   return "";
 }
 
+// Whether `command` has the option `name` and it was given (not every command has every option).
+bool given(const CLI::App& command, const char* name) {
+  const CLI::Option* option = command.get_option_no_throw(name);
+  return option != nullptr && option->count() > 0;
+}
+
 // Converts and checks every value of the chosen command. Returns the usage error, or "".
 std::string check_values(const CLI::App& command, const CommandLine& line, Request* request) {
   request->command = command.get_name();
@@ -242,14 +262,20 @@ std::string check_values(const CLI::App& command, const CommandLine& line, Reque
     request->scenario = line.scenario;
     return "";
   }
+  request->dt = line.dt;
+  request->svg = line.svg;
+  if (given(command, "--platform") && line.dt.tree_given())
+    return "--platform and --dtb/--dts choose the platform both ways: give one";
+  if (!line.dt.tree_given() && line.dt.spec_given())
+    return "--platform-file, --tee-ram and the like need --dtb or --dts";
   teemm::mm::LayoutOptions& layout = request->options.layout;
-  if (command.count("--va-bits") > 0) {
+  if (given(command, "--va-bits")) {
     uint64_t bits = 0;
     if (std::string e = number("--va-bits", line.va_bits, &bits); !e.empty()) return e;
     if (bits < 25 || bits > 48) return "--va-bits must be between 25 and 48";
     layout.va_bits = static_cast<unsigned>(bits);
   }
-  if (command.count("--va-offset") > 0) {
+  if (given(command, "--va-offset")) {
     if (std::string e = number("--va-offset", line.va_offset, &layout.va_offset); !e.empty()) return e;
     if ((layout.va_offset & 0xFFF) != 0) return "--va-offset must be a multiple of 4 KiB";
   }
@@ -278,10 +304,32 @@ int print(const std::string& text) {
   return std::fflush(stdout) == 0 ? 0 : fail(kExitRefused, "cannot write output");
 }
 
+// `teemm platform` and `teemm lint` (tools/teemm/dt_commands); false for every other command.
+bool run_dt_command(const Request& request, const std::string& command_line, int* status) {
+  teemm::tool::CommandResult result;
+  if (request.command == "platform") {
+    result = teemm::tool::run_platform_command(request.dt, command_line);
+  } else if (request.command == "lint") {
+    teemm::tool::LintOptions options;
+    options.layout = request.options.layout;
+    options.pa_bits = request.options.pa_bits;
+    result = teemm::tool::run_lint_command(request.dt, options, request.json);
+  } else {
+    return false;
+  }
+  if (!result.error.empty()) {
+    *status = fail(result.status, result.error);
+  } else {
+    *status = print(result.out);
+    if (*status == 0) *status = result.status;
+  }
+  return true;
+}
+
 // `teemm help [COMMAND]`: the tool's help (App::help() would give the help command's own), or a command's.
 int print_help(const CLI::App& app, const std::string& topic) {
   if (topic.empty()) return print(app.get_formatter()->make_help(&app, "teemm", CLI::AppFormatMode::Normal));
-  for (const char* name : {"map", "dump", "translate", "sim"})
+  for (const char* name : {"map", "dump", "translate", "sim", "platform", "lint"})
     if (topic == name) return print(app.get_subcommand(name)->help("teemm"));
   return fail(kExitUsage, "unknown command '" + topic + "' (see teemm --help)");
 }
@@ -298,13 +346,26 @@ int simulate(const std::string& path) {
   return outcome.status == 0 ? 0 : fail(outcome.status, outcome.error);
 }
 
-int run(const Request& request) {
+int run(const Request& request, const std::string& command_line) {
   if (request.command == "sim") return simulate(request.scenario);
+  if (int status = 0; run_dt_command(request, command_line, &status)) return status;
   std::vector<teemm::mm::Region> regions;
-  if (!load_platform(request.platform, &regions))
+  teemm::platform::host::DtPlatform dt_platform;  // owns the names of a tree's regions
+  std::string platform_name = request.platform;
+  teemm::tool::SessionOptions options = request.options;
+  if (request.dt.tree_given()) {
+    const teemm::tool::CommandResult loaded = teemm::tool::load_dt_platform(request.dt, &dt_platform);
+    if (loaded.status != 0) return fail(loaded.status, loaded.error);
+    regions = dt_platform.regions;
+    platform_name = teemm::tool::platform_label(request.dt);
+    options.table_pages = teemm::tool::simulated_table_pages(dt_platform);
+  } else if (!load_platform(request.platform, &regions)) {
     return fail(kExitUsage, "unknown platform '" + request.platform + "' (built in: qemu-virt)");
-  const teemm::tool::Session session(request.platform, regions, request.options);
+  }
+  const teemm::tool::Session session(platform_name, regions, options);
   if (!session.ok()) return fail(kExitRefused, session.error());
+  if (!request.svg.empty())
+    if (std::string e = teemm::tool::write_map_svg(session, request.svg); !e.empty()) return fail(kExitRefused, e);
 
   std::string out;
   if (request.command == "map")
@@ -344,5 +405,7 @@ int main(int argc, char** argv) {
   if (command->get_name() == "help") return print_help(app, line.help_topic);
   Request request;
   if (std::string error = check_values(*command, line, &request); !error.empty()) return fail(kExitUsage, error);
-  return run(request);
+  std::string command_line = "teemm";
+  for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
+  return run(request, command_line);
 }
