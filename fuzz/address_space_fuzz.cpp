@@ -20,7 +20,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "fuzz_input.hpp"
@@ -107,18 +109,32 @@ bool leaf_as_policy(const arm64::WalkResult& r, bool device, bool secure) {
          (d & arm64::kAP1) == 0;
 }
 
-// Statistics for fuzz/README.md: TEEMM_FUZZ_STATS=1 prints the mean calls per input at exit.
+// Statistics for fuzz/README.md: TEEMM_FUZZ_STATS=1 prints, at exit, the calls per input, the
+// live state at the end of an input, and how often each call had each outcome.
 struct Stats {
-  uint64_t inputs = 0, calls = 0, live_ranges = 0, live_pages = 0, runs = 0;
+  uint64_t inputs = 0, calls = 0, live_ranges = 0, live_pages = 0, runs = 0, block_pages = 0, shared = 0,
+           nodes_ran_out = 0, known_defect = 0;
+  std::map<std::string, std::map<std::string, uint64_t>> outcomes;  // call -> answer -> count
+  void outcome(const char* call, Error answer) { ++outcomes[call][answer == Error::kOk ? "ok" : error_name(answer)]; }
   ~Stats() {
-    if (std::getenv("TEEMM_FUZZ_STATS") != nullptr && inputs > 0)
-      std::fprintf(stderr,
-                   "address_space_fuzz: %llu inputs, %.1f calls per input; at its end %.1f live ranges, %.1f live "
-                   "pages, %.1f PA runs\n",
-                   static_cast<unsigned long long>(inputs), static_cast<double>(calls) / static_cast<double>(inputs),
-                   static_cast<double>(live_ranges) / static_cast<double>(inputs),
-                   static_cast<double>(live_pages) / static_cast<double>(inputs),
-                   static_cast<double>(runs) / static_cast<double>(inputs));
+    if (std::getenv("TEEMM_FUZZ_STATS") == nullptr || inputs == 0) return;
+    const auto per_input = [this](uint64_t n) { return static_cast<double>(n) / static_cast<double>(inputs); };
+    std::fprintf(stderr,
+                 "address_space_fuzz: %llu inputs, %.1f calls per input; at its end %.1f live ranges, %.1f live "
+                 "pages, %.1f PA runs\n",
+                 static_cast<unsigned long long>(inputs), per_input(calls), per_input(live_ranges),
+                 per_input(live_pages), per_input(runs));
+    std::fprintf(stderr,
+                 "  %llu pages checked in level-2 blocks, %llu ioremaps shared, %llu VA-node exhaustions, "
+                 "%llu fresh ioremaps where sharing was due (known defect)\n",
+                 static_cast<unsigned long long>(block_pages), static_cast<unsigned long long>(shared),
+                 static_cast<unsigned long long>(nodes_ran_out), static_cast<unsigned long long>(known_defect));
+    for (const auto& [call, answers] : outcomes) {
+      std::fprintf(stderr, "  %s:", call.c_str());
+      for (const auto& [answer, n] : answers)
+        std::fprintf(stderr, " %s %llu,", answer.c_str(), static_cast<unsigned long long>(n));
+      std::fprintf(stderr, "\n");
+    }
   }
 } stats;
 
@@ -399,7 +415,9 @@ class Session {
   // call succeeded (as predicted).
   bool agree(const Prediction& p, Error got, const Snapshot& before, const char* call) {
     ++stats.calls;
+    stats.outcome(call, got);
     if (got == Error::kOk && p.error == Error::kOk) return true;
+    if (p.error == Error::kOk && got == Error::kOutOfMemory) ++stats.nodes_ran_out;
     const bool allowed = got == p.error || (p.error == Error::kOk && p.may_run_out && got == Error::kOutOfMemory);
     if (!allowed) {
       std::fprintf(stderr, "\n%s: the model predicts %s%s, the address space answers %s\n", call, error_name(p.error),
@@ -543,12 +561,15 @@ class Session {
       std::fprintf(stderr, "\nioremap: the owner's live mapping covers the range and must be shared\n");
       FUZZ_CHECK(shared);
     }
+    if (!shared && !p.shares.empty()) ++stats.known_defect;  // tolerated (see the model)
     if (!shared && !agree(p, got.ok() ? Error::kOk : got.error(), before, "ioremap")) return;
     FUZZ_CHECK(f_.tlb.calls.empty());
     if (!p.changes_state) {
       FUZZ_CHECK(got->value == p.va && snapshot() == before);  // the static map's own mapping
     } else if (shared) {
       ++stats.calls;
+      ++stats.shared;
+      stats.outcome("ioremap", Error::kOk);
       model_.ioremap_share(got->value);
     } else {
       FUZZ_CHECK(got->value == p.va);
@@ -596,6 +617,7 @@ class Session {
     const mm::TeardownResult got = f_.space.release_guest(owner);
     TRACE("release_guest(%u) -> %zu released, %zu failed\n", owner.value, got.released, got.failed);
     FUZZ_CHECK(got.failed == 0 && got.released == expected.size());
+    stats.outcome(expected.empty() ? "release_guest (nothing)" : "release_guest", Error::kOk);
     FUZZ_CHECK(f_.tlb.calls.size() == expected.size());  // one invalidation per range, in order
     for (size_t i = 0; i < expected.size(); ++i)
       FUZZ_CHECK(f_.tlb.calls[i].input == expected[i].input && f_.tlb.calls[i].size == expected[i].size);
@@ -630,6 +652,7 @@ class Session {
     const Result<VirtAddr> got = f_.space.phys_to_virt(PhysAddr(pa), Size(size), type);
     FUZZ_CHECK(want.ok() == got.ok());
     FUZZ_CHECK(want.ok() ? want->value == got->value : want.error() == got.error());
+    stats.outcome("phys_to_virt", got.ok() ? Error::kOk : got.error());
 
     const uint64_t va = any_va();
     const Result<PhysAddr> phys = f_.space.virt_to_phys(VirtAddr(va));
@@ -675,6 +698,7 @@ class Session {
     const std::vector<uint8_t> levels = AddressSpaceModel::page_levels(va, m.pages);
     for (size_t i = 0; i < m.pages.size(); ++i) {
       // A level-2 leaf decides its whole block: its first and last pages are enough.
+      if (levels[i] == 2) ++stats.block_pages;
       if (levels[i] == 2 && (i % 512 != 0 && i % 512 != 511)) continue;
       const arm64::WalkResult r = f_.space.translate(VirtAddr(va + i * kPageSize));
       FUZZ_CHECK(r.ok() && r.output == m.pages[i] && r.level == levels[i]);
@@ -772,8 +796,9 @@ class Session {
     FUZZ_CHECK(f_.space.io_usage().in_use.bytes == model_.io_in_use());
     FUZZ_CHECK(f_.space.pa_index_stats().runs == model_.runs());
     FUZZ_CHECK(f_.host.pool.used() == model_.table_pages() && f_.host.pool.pending() == 0);
-    // The core's own audit walks every live page and the whole page hash: after every call in one
-    // input of four, every 16th in another, at the end only in the rest (chosen by the input).
+    // The core's own audit walks every live page and the whole page hash (a millisecond with a
+    // thousand pages live): after every 64th call in one input of four (chosen by the input), and
+    // at the end of every input.
     if (audit_period_ != 0 && ++checks_ % audit_period_ == 0) FUZZ_CHECK(f_.space.audit());
   }
 
@@ -794,7 +819,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ++stats.inputs;
   const uint8_t setup = in.take<uint8_t>();
   World& world = (setup & 3) == 3 ? small() : roomy();
-  const unsigned audit_periods[] = {0, 0, 0, 0};
+  const unsigned audit_periods[] = {64, 0, 0, 0};
   Session(world, in, audit_periods[(setup >> 2) & 3]).run();
   return 0;
 }
