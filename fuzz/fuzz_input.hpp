@@ -1,9 +1,10 @@
 // fuzz/fuzz_input: what every fuzz target needs — typed values taken from the fuzzer's bytes (zero
-// once they run out) and a check that stops the run loudly.
+// once they run out) and checks that stop the run loudly, saying which property failed.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -22,6 +23,8 @@ struct Reader {
     size -= n;
     return value;
   }
+  // A value in [0, bound) (bound > 0) from one byte, or two when bound exceeds 256.
+  uint32_t below(uint32_t bound) { return (bound <= 256 ? take<uint8_t>() : take<uint16_t>()) % bound; }
 };
 
 // The property failed: abort so that libFuzzer saves the input.
@@ -29,4 +32,12 @@ inline void check(bool condition) {
   if (!condition) std::abort();
 }
 
+[[noreturn]] inline void fail(const char* file, int line, const char* what) {
+  std::fprintf(stderr, "\nfuzz check failed: %s:%d: %s\n", file, line, what);
+  std::abort();
+}
+
 }  // namespace teemm::fuzz
+
+// Like check(), naming the property (and where) on stderr before the abort.
+#define FUZZ_CHECK(condition) ((condition) ? void(0) : ::teemm::fuzz::fail(__FILE__, __LINE__, #condition))
