@@ -618,9 +618,15 @@ class Session {
     TRACE("release_guest(%u) -> %zu released, %zu failed\n", owner.value, got.released, got.failed);
     FUZZ_CHECK(got.failed == 0 && got.released == expected.size());
     stats.outcome(expected.empty() ? "release_guest (nothing)" : "release_guest", Error::kOk);
-    FUZZ_CHECK(f_.tlb.calls.size() == expected.size());  // one invalidation per range, in order
-    for (size_t i = 0; i < expected.size(); ++i)
-      FUZZ_CHECK(f_.tlb.calls[i].input == expected[i].input && f_.tlb.calls[i].size == expected[i].size);
+    // Teardown invalidates a span of neighbouring ranges at a time: at most one call per range, and
+    // every range released lies inside one of the calls.
+    FUZZ_CHECK(f_.tlb.calls.size() <= expected.size());
+    for (const testing::CountingTlb::Call& range : expected) {
+      bool covered = false;
+      for (const testing::CountingTlb::Call& call : f_.tlb.calls)
+        covered = covered || (call.input <= range.input && range.input + range.size <= call.input + call.size);
+      FUZZ_CHECK(covered);
+    }
     for (uint64_t va : shm) model_.unmap_shared(va);
     for (uint64_t va : io) {
       while (!model_.iounmap(va)) {
