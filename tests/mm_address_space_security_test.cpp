@@ -333,3 +333,25 @@ TEST(AddressSpaceSecurity, UnindexedBuffersKeepEveryRule) {
 
 }  // namespace
 }  // namespace teemm::mm
+
+namespace teemm::mm {
+namespace {
+
+// Found by the fuzz target: an owner's own covering mapping is shared even when another owner's
+// mapping of the device is the lowest the index knows (fuzz/regressions/ioremap_share_foreign_lowest).
+TEST(AddressSpaceSecurity, IoremapSharesTheOwnersMappingWhateverOthersHold) {
+  AddressSpaceFixture f;
+  const PhysAddr device(testing::kTestDeviceNonSecure);
+  const Result<VirtAddr> foreign = f.space.ioremap(GuestId(32), device, Size(kPageSize), false);
+  const Result<VirtAddr> own = f.space.ioremap(GuestId(0), device, Size(kPageSize), false);
+  ASSERT_TRUE(foreign && own);
+  EXPECT_NE(*own, *foreign);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(*f.space.ioremap(GuestId(0), device, Size(kPageSize), false), *own);
+  EXPECT_EQ(f.space.io_usage().ranges, 2u);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(f.space.iounmap(GuestId(0), *own));
+  EXPECT_TRUE(f.space.translate(*own).ok());  // one reference left
+  EXPECT_TRUE(f.space.audit());
+}
+
+}  // namespace
+}  // namespace teemm::mm

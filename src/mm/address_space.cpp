@@ -237,13 +237,11 @@ Result<VirtAddr> AddressSpace::ioremap_locked(GuestId owner, PhysAddr pa, Size s
   if (const MapEntry* e = static_entry_covering(pa, size, type)) return e->va + (pa - e->pa);
   if (Status s = policy_.check(first, span, secure ? PageUse::kDeviceSecure : PageUse::kDeviceNonSecure); !s)
     return s.error();
-  if (const Result<VirtAddr> shared = pa_index_.phys_to_virt(first, span, type)) {
+  if (const Result<VirtAddr> shared = own_io_mapping_locked(owner, first, span, type)) {
     const Result<VaRange> range = io_.find(*shared);
     if (!range) return Error::kNotFound;  // the index and the allocator disagree: refuse
-    if (range->owner == owner) {
-      if (Status s = io_.set_backing(range->start, range->backing + 1); !s) return s.error();
-      return *shared + offset;
-    }
+    if (Status s = io_.set_backing(range->start, range->backing + 1); !s) return s.error();
+    return *shared + offset;
   }
   if (io_entry_ == nullptr) return Error::kNoVirtualSpace;
   if (free_nodes(pa_index_) == 0) return Error::kOutOfMemory;
@@ -264,6 +262,24 @@ Result<VirtAddr> AddressSpace::ioremap_locked(GuestId owner, PhysAddr pa, Size s
     return s.error();
   }
   return *va + offset;
+}
+
+// Where `owner`'s own live mapping of type `type` covers [first, first + span), if one does. The
+// index answers with the lowest covering run of any owner; when that one is another owner's, the
+// owner's IO ranges are searched (O(IO ranges): device mappings are few, made at driver set-up).
+Result<VirtAddr> AddressSpace::own_io_mapping_locked(GuestId owner, PhysAddr first, Size span, MemoryType type) const {
+  const Result<VirtAddr> lowest = pa_index_.phys_to_virt(first, span, type);
+  if (!lowest) return lowest.error();
+  const Result<VaRange> range = io_.find(*lowest);
+  if (range && range->owner == owner) return lowest;
+  Result<VirtAddr> found = Error::kNotFound;
+  io_.for_each_used([&](const VaRange& r) {
+    if (found || r.owner != owner) return;
+    const Result<PhysRun> run = pa_index_.find_by_va(r.start);
+    if (run && run->type == type && run->pa <= first && first + span <= run->pa + run->size)
+      found = run->va + (first - run->pa);
+  });
+  return found;
 }
 
 Status AddressSpace::iounmap(GuestId owner, VirtAddr va) {

@@ -160,6 +160,7 @@ class AddressSpace {
 
  private:
   Result<VirtAddr> ioremap_locked(GuestId owner, PhysAddr pa, Size size, bool secure);
+  Result<VirtAddr> own_io_mapping_locked(GuestId owner, PhysAddr first, Size span, MemoryType type) const;
   const PhysAddr* copy_page_list(const PhysAddr* pages, uint64_t count);
   Result<uint64_t> check_shared_pages(const PhysAddr* pages, uint64_t count) const;
   static bool is_indexed(const VaRange& range) { return range.kind != VaRangeKind::kSharedMemoryUnindexed; }

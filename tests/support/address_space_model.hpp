@@ -242,7 +242,7 @@ class AddressSpaceModel {
   }
 
   // Enforce ioremap's documented sharing even where the known defect (above) breaks it.
-  bool strict_sharing = false;
+  bool strict_sharing = true;
 
   Result<PhysAddr> predict_virt_to_phys(uint64_t va) const {
     for (const mm::MapEntry& e : statics_) {
