@@ -508,6 +508,25 @@ const char* device_class_name(DeviceClass c) {
   return "unknown";
 }
 
+namespace {
+// Node names and property text come from the tree: a malformed one may hold control bytes, and an
+// error must stay one line. Those bytes are shown as \xNN.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+      continue;
+    }
+    static const char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  }
+  return out;
+}
+}  // namespace
+
 DtReadResult read_device_tree(const void* blob, size_t size, const std::string& source) {
   DtReadResult result;
   result.tree.source = source;
@@ -544,7 +563,7 @@ DtReadResult read_device_tree(const void* blob, size_t size, const std::string& 
     Reader reader(blob, &result.tree);
     reader.read();
   } catch (const TreeError& e) {
-    result.error = prefix + e.node + ": " + e.message;
+    result.error = prefix + printable(e.node + ": " + e.message);
     result.tree = DeviceTree{};
     result.tree.source = source;
   }
