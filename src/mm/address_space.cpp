@@ -6,6 +6,13 @@ namespace {
 
 constexpr uint64_t kBlockSize = arm64::level_block_size(2);
 
+// The last page of the physically contiguous run that starts at pages[first].
+uint64_t last_of_run(const PhysAddr* pages, uint64_t first, uint64_t count) {
+  uint64_t last = first;
+  while (last + 1 < count && pages[last + 1].value == pages[last].value + kPageSize) ++last;
+  return last;
+}
+
 size_t free_nodes(const PaIndex& index) {
   const PaIndexStats stats = index.stats();
   return stats.node_capacity - stats.nodes_in_use;
@@ -89,8 +96,7 @@ Result<uint64_t> AddressSpace::check_shared_pages(const PhysAddr* pages, uint64_
   uint64_t allowed_start = 1, allowed_end = 0;  // none yet
   for (uint64_t first = 0; first < count;) {
     if (!pages[first].is_page_aligned()) return Error::kMisaligned;
-    uint64_t last = first;
-    while (last + 1 < count && pages[last + 1].value == pages[last].value + kPageSize) ++last;
+    const uint64_t last = last_of_run(pages, first, count);
     const Size size = PageCount(last - first + 1).size();
     if (!range_fits(pages[first].value, size.bytes, output_limit)) return Error::kForbiddenMemory;
     // Runs of one list usually fall in the same allowed range: test that one before searching.
@@ -147,8 +153,7 @@ Result<VirtAddr> AddressSpace::map_shared(GuestId owner, const PhysAddr* pages, 
 // One PA-index run per physically contiguous chunk; all or none.
 Status AddressSpace::insert_runs_locked(GuestId owner, VirtAddr va, const PhysAddr* pages, uint64_t count) {
   for (uint64_t first = 0; first < count;) {
-    uint64_t last = first;
-    while (last + 1 < count && pages[last + 1].value == pages[last].value + kPageSize) ++last;
+    const uint64_t last = last_of_run(pages, first, count);
     const PhysRun run{pages[first], va + PageCount(first).size(), PageCount(last - first + 1).size(),
                       MemoryType::kNsecShm, owner};
     if (Status s = pa_index_.insert(run); !s) {  // capacity was checked: only a broken invariant gets here

@@ -242,12 +242,9 @@ void VaAllocator::release_range(Tree::Cursor& at) {
 
 size_t VaAllocator::free_all_of(GuestId owner) {
   if (!initialised_) return 0;
-  const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
   size_t released = 0;
   Tree::Cursor at;
-  while (tree_.find_first(
-      [bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
-      [owner](uint64_t, const VaEntry& entry) { return !entry.is_free() & (entry.owner == owner.value); }, &at)) {
+  while (first_used_of(owner, &at)) {
     release_range(at);
     ++released;
   }

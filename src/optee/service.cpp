@@ -53,6 +53,11 @@ Result<uint64_t> checksum(shm::SecureMappings& mappings, VirtAddr va, uint64_t s
   return hash;
 }
 
+// The page list of a physically contiguous buffer, in secure scratch (the caller bounds `pages`).
+void fill_contiguous(const shm::PageListScratch& scratch, uint64_t pa, uint64_t pages) {
+  for (uint64_t i = 0; i < pages; ++i) scratch.pages[i] = PhysAddr(pa + i * kPageSize);
+}
+
 uint64_t expected_pattern_hash(uint64_t seed, uint64_t size) {
   uint64_t hash = kFnvOffset;
   for (uint64_t i = 0; i < size; ++i) {
@@ -147,7 +152,7 @@ SmcArgs Service::resume(Dispatcher& d, ThreadContext& thread, const SmcArgs& in)
       }
       thread.rpc_cookie = cookie;
       // Contiguous: the page list is made here, in secure scratch, and checked by the address space.
-      for (uint64_t i = 0; i < thread.rpc_pages; ++i) d.scratch_.pages[i] = PhysAddr(pa + i * kPageSize);
+      fill_contiguous(d.scratch_, pa, thread.rpc_pages);
       if ((pa & kPageMask) != 0)
         thread.pending_ret = kTeeErrorBadParameters;
       else
@@ -204,7 +209,7 @@ SmcArgs Service::shm_allocated(Dispatcher& d, ThreadContext& thread) {
   if (contiguous) {
     pages = (p.b + kPageMask) >> kPageShift;
     if ((p.a & kPageMask) != 0 || pages > d.scratch_.page_capacity) pages = 0;
-    for (uint64_t i = 0; i < pages; ++i) d.scratch_.pages[i] = PhysAddr(p.a + i * kPageSize);
+    fill_contiguous(d.scratch_, p.a, pages);
   } else {
     const Result<shm::PageListResult> list = shm::read_page_list(*d.memory_, p.a, p.b, d.scratch_);
     pages = list && list->offset == 0 ? list->pages : 0;

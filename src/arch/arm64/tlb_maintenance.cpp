@@ -13,44 +13,38 @@ constexpr uint64_t tlbi_operand(uint64_t va) { return (va >> kPageShift) & ((uin
 
 void AArch64TlbMaintenance::invalidate(Stage stage, uint64_t input, uint64_t size, uint64_t stride, bool leaf_only) {
   if (size == 0 || stride == 0 || (stride & (stride - 1)) != 0) __builtin_trap();
-  if (stage == Stage::kStage2) {
-    if (regime_ != TlbRegime::kEl2) __builtin_trap();  // only EL2 may invalidate stage 2
-    return invalidate_stage2(input, size, stride, leaf_only);
-  }
+  const bool stage2 = stage == Stage::kStage2;
+  if (stage2 && regime_ != TlbRegime::kEl2) __builtin_trap();  // only EL2 may invalidate stage 2
   ++calls_;
   asm volatile("dsb ishst" ::: "memory");
   const uint64_t first = input & ~(stride - 1);
   const uint64_t operations = (input + size - first + stride - 1) / stride;
   if (operations > max_by_va_) {
-    invalidate_all();
+    if (stage2)
+      asm volatile("tlbi vmalls12e1is" ::: "memory");  // stage 1 and 2 of the current VMID
+    else
+      invalidate_all();
     ++full_;
   } else {
-    for (uint64_t va = first; va < input + size; va += stride) invalidate_page(va, leaf_only);
+    for (uint64_t address = first; address < input + size; address += stride) {
+      if (stage2)
+        invalidate_ipa(address, leaf_only);
+      else
+        invalidate_page(address, leaf_only);
+    }
     by_va_ += operations;
+    // Combined stage 1 + stage 2 entries are tagged by VA, which no IPA operation names.
+    if (stage2) asm volatile("dsb ish\n\ttlbi vmalle1is" ::: "memory");
   }
   asm volatile("dsb ish\n\tisb" ::: "memory");
 }
 
-void AArch64TlbMaintenance::invalidate_stage2(uint64_t ipa, uint64_t size, uint64_t stride, bool leaf_only) {
-  ++calls_;
-  asm volatile("dsb ishst" ::: "memory");
-  const uint64_t first = ipa & ~(stride - 1);
-  const uint64_t operations = (ipa + size - first + stride - 1) / stride;
-  if (operations > max_by_va_) {
-    asm volatile("tlbi vmalls12e1is" ::: "memory");  // stage 1 and 2 of the current VMID
-    ++full_;
-  } else {
-    // IPAS2E1IS takes IPA[51:12] in bits [39:0]: the same shift as a VA operand.
-    for (uint64_t address = first; address < ipa + size; address += stride) {
-      if (leaf_only)
-        asm volatile("tlbi ipas2le1is, %0" ::"r"(tlbi_operand(address)) : "memory");
-      else
-        asm volatile("tlbi ipas2e1is, %0" ::"r"(tlbi_operand(address)) : "memory");
-    }
-    by_va_ += operations;
-    asm volatile("dsb ish\n\ttlbi vmalle1is" ::: "memory");
-  }
-  asm volatile("dsb ish\n\tisb" ::: "memory");
+void AArch64TlbMaintenance::invalidate_ipa(uint64_t ipa, bool leaf_only) const {
+  // IPAS2E1IS takes IPA[51:12] in bits [39:0]: the same shift as a VA operand.
+  if (leaf_only)
+    asm volatile("tlbi ipas2le1is, %0" ::"r"(tlbi_operand(ipa)) : "memory");
+  else
+    asm volatile("tlbi ipas2e1is, %0" ::"r"(tlbi_operand(ipa)) : "memory");
 }
 
 void AArch64TlbMaintenance::invalidate_page(uint64_t va, bool leaf_only) const {

@@ -43,7 +43,7 @@ class AArch64TlbMaintenance final : public TlbMaintenance {
  private:
   void invalidate_page(uint64_t va, bool leaf_only) const;
   void invalidate_all() const;
-  void invalidate_stage2(uint64_t ipa, uint64_t size, uint64_t stride, bool leaf_only);
+  void invalidate_ipa(uint64_t ipa, bool leaf_only) const;
 
   TlbRegime regime_;
   uint64_t max_by_va_;
