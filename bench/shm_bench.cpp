@@ -83,9 +83,19 @@ void UnregisterShm(benchmark::State& state) {
 }
 BENCHMARK(UnregisterShm)->Arg(0)->Arg(1)->ArgNames({"shuffled"})->Unit(benchmark::kMicrosecond)->Iterations(60);
 
+// A cookie as Linux's driver makes one (the address of its tee_shm): scattered, not in order.
+uint64_t scattered_cookie(uint64_t i) {
+  uint64_t z = (i + 1) * 0x9e3779b97f4a7c15;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  return z ^ (z >> 31);
+}
+
 // A guest with 10k live one-page buffers dies (VM_DESTROYED): everything it had is released.
+// Cookies 0, 1, 2, ... (scattered:0) or scattered over 64 bits (scattered:1).
 void GuestTeardown(benchmark::State& state) {
   constexpr uint64_t kBuffers = 10000;
+  const bool scattered = state.range(0) != 0;
   tool::SecureWorldOptions options;
   options.config.virtualization = true;
   options.objects = kBuffers + 16;
@@ -97,7 +107,8 @@ void GuestTeardown(benchmark::State& state) {
     for (uint64_t i = 0; i < kBuffers; ++i) {
       const uint64_t buf_ptr =
           tool::write_page_list(nw->world.ram(), NormalWorld::kLists, {kBufferBase + i * 2 * kPageSize});
-      tool::write_message(nw->world.ram(), NormalWorld::kArgs, NormalWorld::register_message(buf_ptr, 4096, i));
+      tool::write_message(nw->world.ram(), NormalWorld::kArgs,
+                          NormalWorld::register_message(buf_ptr, 4096, scattered ? scattered_cookie(i) : i));
       if (nw->smc(optee::kCallWithArg, 0, NormalWorld::kArgs, 0, 1).a[0] != optee::kReturnOk) std::abort();
     }
     if (nw->world.dispatcher().objects().count() != kBuffers) std::abort();
@@ -112,7 +123,7 @@ void GuestTeardown(benchmark::State& state) {
   if (nw->world.dispatcher().address_space().shm_usage().ranges != 0) std::abort();
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBuffers));
 }
-BENCHMARK(GuestTeardown)->Unit(benchmark::kMicrosecond)->Iterations(20);
+BENCHMARK(GuestTeardown)->Arg(0)->Arg(1)->ArgNames({"scattered"})->Unit(benchmark::kMicrosecond)->Iterations(20);
 
 void SmcRoundTrip(benchmark::State& state) {
   NormalWorld nw;

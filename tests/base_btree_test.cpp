@@ -31,6 +31,11 @@ struct PlainTraits {
 };
 using Tree = BTree<PlainTraits>;
 
+struct DenseTraits : PlainTraits {
+  static constexpr bool kDenseFill = true;
+};
+using DenseTree = BTree<DenseTraits>;
+
 // Every block the tree holds, split into leaves and inner nodes, by walking every path.
 void collect_blocks(const Tree& tree, std::set<uintptr_t>* leaves, std::set<uintptr_t>* inners) {
   Tree::Cursor at;
@@ -95,6 +100,90 @@ TEST(BTree, InnerNodesLiveAboveEveryLeaf) {
   EXPECT_EQ(tree.size(), keys.size());
   EXPECT_EQ(pool.in_use(), tree.blocks());
   EXPECT_TRUE(pool.audit());
+}
+
+struct DenseFixture {
+  static constexpr size_t kBlocks = 8192;
+  std::vector<unsigned char> storage = std::vector<unsigned char>(kBlocks * DenseTree::kBlockSize + 64);
+  BlockPool pool;
+  DenseTree tree;
+  DenseFixture() {
+    pool.init(storage.data(), storage.size(), DenseTree::kBlockSize);
+    tree.reset(&pool);
+  }
+};
+
+// Keys inserted in order fill their leaves: 20,000 entries take the fewest leaves there can be
+// (plus one for the partial last), not the twice as many an even split leaves behind.
+TEST(BTreeDenseAppends, InOrderInsertsFillTheLeaves) {
+  DenseFixture f;
+  constexpr size_t kEntries = 20000;
+  for (uint64_t key = 0; key < kEntries; ++key) ASSERT_TRUE(f.tree.insert(key * 8, key));
+  ASSERT_TRUE(f.tree.audit());
+  std::set<uintptr_t> leaves;
+  DenseTree::Cursor at;
+  for (bool more = f.tree.first(&at); more; more = f.tree.next(&at)) {
+    leaves.insert(reinterpret_cast<uintptr_t>(at.nodes[f.tree.height()]));
+  }
+  EXPECT_EQ(leaves.size(), (kEntries + DenseTree::kLeafCap - 1) / DenseTree::kLeafCap);
+  EXPECT_LE(f.tree.blocks(), DenseTree::max_blocks(kEntries));
+
+  // The same keys through an even-splitting tree need far more leaves: the property is real.
+  std::vector<unsigned char> storage(8192 * Tree::kBlockSize + 64);
+  BlockPool pool;
+  pool.init(storage.data(), storage.size(), Tree::kBlockSize);
+  Tree even;
+  even.reset(&pool);
+  for (uint64_t key = 0; key < kEntries; ++key) ASSERT_TRUE(even.insert(key * 8, key));
+  EXPECT_GT(even.blocks(), f.tree.blocks() * 3 / 2);
+}
+
+// Random inserts, appends and erases against a model: the tree stays ordered and balanced, every
+// node off the right edge stays at least half full (audit), and the blocks never exceed
+// max_blocks, which the pools that hold such trees are sized by.
+TEST(BTreeDenseAppends, ChurnKeepsTheInvariantsAndTheBlockBound) {
+  DenseFixture f;
+  std::mt19937_64 rng(29);
+  std::set<uint64_t> model;
+  uint64_t next_append = uint64_t{1} << 40;
+  for (int step = 0; step < 200000; ++step) {
+    const uint64_t dice = rng() % 10;
+    if (dice < 4 || model.size() < 50) {  // append above every key
+      next_append += 1 + rng() % 4;
+      ASSERT_TRUE(f.tree.insert(next_append, next_append));
+      model.insert(next_append);
+    } else if (dice < 6) {  // insert anywhere below
+      const uint64_t key = rng() % (uint64_t{1} << 40);
+      if (model.insert(key).second) {
+        ASSERT_TRUE(f.tree.insert(key, key));
+      }
+    } else {  // erase: the last entry (the right edge's) half the time, else a random one
+      DenseTree::Cursor at;
+      const bool found = dice < 8 ? f.tree.find_le(~uint64_t{0} - 1, &at) : f.tree.find_le(rng() % next_append, &at);
+      if (found) {
+        model.erase(f.tree.key(at));
+        f.tree.erase(at);
+      }
+    }
+    ASSERT_LE(f.tree.blocks(), DenseTree::max_blocks(f.tree.size())) << "step " << step;
+    if (step % 997 == 0) {
+      ASSERT_TRUE(f.tree.audit()) << "step " << step;
+      ASSERT_EQ(f.tree.size(), model.size());
+    }
+  }
+  ASSERT_TRUE(f.tree.audit());
+  std::vector<uint64_t> keys;
+  f.tree.for_each([&](uint64_t key, uint64_t) { keys.push_back(key); });
+  EXPECT_EQ(keys, std::vector<uint64_t>(model.begin(), model.end()));
+  while (!model.empty()) {  // down to an empty root: the blocks all go back
+    DenseTree::Cursor at;
+    ASSERT_TRUE(f.tree.find_le(*model.rbegin(), &at));
+    f.tree.erase(at);
+    model.erase(std::prev(model.end()));
+  }
+  EXPECT_TRUE(f.tree.audit());
+  EXPECT_EQ(f.tree.blocks(), 0u);
+  EXPECT_EQ(f.pool.in_use(), 0u);
 }
 
 }  // namespace

@@ -59,8 +59,9 @@ TEST(AddressSpaceSecurity, MapSharedRefusesEveryPageThatIsNotNonSecureDdr) {
     EXPECT_EQ(f.space.map_shared(GuestId(1), pages.data(), PageCount(4), 0).error(), Error::kForbiddenMemory);
     EXPECT_EQ(snapshot(f), before);
     // No NSEC_SHM alias of it exists (the carve-out has its static one, which is legitimate).
-    if (bad != q::kNsecShmBase + 0x1000)
+    if (bad != q::kNsecShmBase + 0x1000) {
       EXPECT_FALSE(f.space.phys_to_virt(PhysAddr(bad), Size(kPageSize), MemoryType::kNsecShm));
+    }
   }
   // A run that starts in DRAM and runs into the carve-out is refused as a whole.
   const std::vector<PhysAddr> into_carve_out = contiguous(q::kNsecShmBase - 0x2000, 3);

@@ -113,7 +113,9 @@ class DispatcherProperty : public ::testing::TestWithParam<uint64_t> {
     } else if (op < 12) {  // ... or destroys one, whatever it is doing
       ASSERT_EQ(nw.smc(kVmDestroyed, id).a[0], live ? kReturnOk : kReturnNotAvailable);
       if (live) {
-        if (guest->suspended) ASSERT_EQ(nw.smc(kReturnFromRpc, 0, 0, guest->token, id).a[0], kReturnResume);
+        if (guest->suspended) {
+          ASSERT_EQ(nw.smc(kReturnFromRpc, 0, 0, guest->token, id).a[0], kReturnResume);
+        }
         model.guests.erase(id);
       }
     } else if (op < 45) {  // register a buffer (cookies collide on purpose)

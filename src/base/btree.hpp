@@ -19,6 +19,7 @@
 //   kMaxKey                     pads unused key slots; no entry's key may equal it
 //   bool less(const Key&, const Key&)
 //   Agg entry_agg(const Key&, const Value&);  Agg combine(const Agg&, const Agg&)
+//   kDenseFill (optional, default false)   see BTree::kDenseFill
 //
 // Cursors name an entry by the path to it; any insert or erase invalidates them.
 #pragma once
@@ -32,6 +33,15 @@
 namespace teemm {
 
 template <typename Traits>
+constexpr bool dense_fill_of() {
+  if constexpr (requires { Traits::kDenseFill; }) {
+    return Traits::kDenseFill;
+  } else {
+    return false;
+  }
+}
+
+template <typename Traits>
 class BTree {
  public:
   using Key = typename Traits::Key;
@@ -41,6 +51,17 @@ class BTree {
   static constexpr uint32_t kInnerCap = Traits::kInnerCapacity;
   static constexpr uint32_t kLeafMin = kLeafCap / 2;
   static constexpr uint32_t kInnerMin = kInnerCap / 2;
+  // For trees whose bytes per entry matter more than a few moves on insert. Two rules:
+  // - Appends (a key above every other: a first-fit allocator carving its tail, cookies handed out
+  //   in order). An even split would leave every leaf behind half empty for good; instead a full
+  //   node on the right edge splits off only the new entry (an inner node: its last child and the
+  //   new one), so appended entries fill their leaves. The price: nodes on the right edge may hold
+  //   less than the minimum (a leaf one entry, an inner node two children); every other node
+  //   still holds at least half, and max_blocks counts the difference.
+  // - Other inserts into a full leaf first spill into a neighbouring leaf with room (as a B*-tree
+  //   does), and split only when both neighbours are full: random keys fill leaves to about 80%
+  //   instead of about 70%.
+  static constexpr bool kDenseFill = dense_fill_of<Traits>();
   static constexpr size_t kBlockSize = 512;
   // A tree of height h holds at least 2 * kInnerMin^(h-1) * kLeafMin entries: with kInnerMin and
   // kLeafMin >= 7, 12 levels need over 10^10 entries, more than any pool of Nodes addresses. Kept
@@ -73,6 +94,7 @@ class BTree {
   // entries or more, and every non-root inner node kInnerMin children or more.
   static constexpr size_t max_blocks(size_t entries) {
     if (entries <= kLeafCap) return 0;
+    if constexpr (kDenseFill) return max_blocks_dense(entries);
     size_t level = entries / kLeafMin;
     size_t total = level;
     while (level > 0) {
@@ -228,10 +250,16 @@ class BTree {
     void* sibling = nullptr;
     Leaf* node = leaf(at.nodes[height_]);
     uint32_t position = at.index[height_];
+    const bool append = kDenseFill && position == node->count && on_right_edge(at);
+    if (kDenseFill && node->count == kLeafCap && !append && spill(at, new_key, new_value)) {
+      ++count_;
+      refresh_from(at, height_ - 1);
+      return true;
+    }
     if (node->count == kLeafCap) {
-      Leaf* right = split_leaf(node);
+      Leaf* right = split_leaf(node, append ? kLeafCap : kLeafCap - kLeafCap / 2);
       sibling = right;
-      if (position > node->count) {
+      if (position > node->count || append) {
         position -= node->count;
         node = right;
       }
@@ -248,7 +276,7 @@ class BTree {
         uint32_t where = slot + 1;
         Inner* target = parent;
         if (parent->count == kInnerCap) {
-          Inner* right = split_inner(parent);
+          Inner* right = split_inner(parent, append ? kInnerCap - 1 : kInnerCap - kInnerCap / 2);
           upper = right;
           if (where > parent->count) {
             where -= parent->count;
@@ -279,9 +307,14 @@ class BTree {
     --count_;
     uint32_t structure_top = height_ + 1;
     for (uint32_t level = height_; level > 0; --level) {
-      const uint32_t minimum = level == height_ ? kLeafMin : kInnerMin;
-      if (count_of(at.nodes[level], level) >= minimum) break;
-      rebalance(at, level);
+      const uint32_t count = count_of(at.nodes[level], level);
+      if (count >= (level == height_ ? kLeafMin : kInnerMin)) break;
+      if (kDenseFill && on_right_edge(at, level)) {
+        if (count >= (level == height_ ? 1u : 2u)) break;  // the right edge's relaxed minimum
+        settle_right_edge(at, level);
+      } else {
+        rebalance(at, level);
+      }
       structure_top = level - 1;
     }
     refresh_from(at, structure_top);
@@ -296,7 +329,7 @@ class BTree {
   bool audit() const {
     size_t entries = 0;
     size_t blocks = 0;
-    if (!audit_node(root(), 0, &entries, &blocks)) return false;
+    if (!audit_node(root(), 0, true, &entries, &blocks)) return false;
     return entries == count_ && blocks == blocks_;
   }
 
@@ -309,6 +342,69 @@ class BTree {
   static const Inner* inner(const void* node) { return std::launder(static_cast<const Inner*>(node)); }
   void* root() { return root_storage_; }
   const void* root() const { return root_storage_; }
+
+  // Leaves: all but the right edge's hold kLeafMin or more, so (L - 1) * kLeafMin + 1 <= entries;
+  // a level of inner nodes over c children: (I - 1) * kInnerMin + 2 <= c. The root is inline.
+  static constexpr size_t max_blocks_dense(size_t entries) {
+    size_t level = (entries - 1) / kLeafMin + 1;
+    size_t total = 0;
+    while (level > 1) {
+      total += level;
+      level = (level - 2) / kInnerMin + 1;
+    }
+    return total;
+  }
+
+  // The leaf at `at` is full: make room by moving some of its entries into a sibling that has
+  // room, and put the new entry where it belongs. The path keeps naming the leaf (whose parent
+  // slot the caller refreshes); the sibling's slot is refreshed here. False when both are full.
+  bool spill(Cursor& at, const Key& new_key, const Value& new_value) {
+    if (height_ == 0) return false;
+    Inner* parent = inner(at.nodes[height_ - 1]);
+    const uint32_t slot = at.index[height_ - 1];
+    Leaf* node = leaf(at.nodes[height_]);
+    const uint32_t position = at.index[height_];
+    if (slot > 0 && leaf(parent->children[slot - 1])->count < kLeafCap) {
+      Leaf* left = leaf(parent->children[slot - 1]);
+      const uint32_t moved = (kLeafCap - left->count + 1) / 2;
+      const uint32_t left_count = left->count;
+      move_entries(node, 0, moved, left, left_count, true);
+      // position >= 1 here (the leaf is not the first, so the key is not below its first entry).
+      if (position < moved) {
+        leaf_put(left, left_count + position, new_key, new_value);
+      } else {
+        leaf_put(node, position - moved, new_key, new_value);
+      }
+      set_slot(parent, slot - 1, left, height_);
+      return true;
+    }
+    if (slot + 1 < parent->count && leaf(parent->children[slot + 1])->count < kLeafCap) {
+      Leaf* right = leaf(parent->children[slot + 1]);
+      // A key above all of the leaf's goes to the front of the right one, and nothing moves; else
+      // with one slot free there, moved = 1 and the key stays here (position <= kept).
+      const uint32_t moved = position == kLeafCap ? 0 : (kLeafCap - right->count + 1) / 2;
+      const uint32_t kept = kLeafCap - moved;
+      move_entries(node, kept, moved, right, 0, true);
+      if (position > kept || position == kLeafCap) {
+        leaf_put(right, position - kept, new_key, new_value);
+      } else {
+        leaf_put(node, position, new_key, new_value);
+      }
+      set_slot(parent, slot + 1, right, height_);
+      return true;
+    }
+    return false;
+  }
+
+  // Whether the path takes the last child at every level above `below`: the node it reaches
+  // there is the last of its level.
+  bool on_right_edge(const Cursor& at) const { return on_right_edge(at, height_); }
+  bool on_right_edge(const Cursor& at, uint32_t below) const {
+    for (uint32_t level = 0; level < below; ++level) {
+      if (at.index[level] + 1 != inner(at.nodes[level])->count) return false;
+    }
+    return true;
+  }
 
   static uint32_t low_bits(uint32_t n) { return n >= 32 ? ~0u : (1u << n) - 1; }
 
@@ -448,10 +544,10 @@ class BTree {
     node->aggs[node->count] = Agg{};
   }
 
-  // Moves the upper half of a full node into a new block; the lower (larger) half stays.
-  Leaf* split_leaf(Leaf* node) {
+  // Moves the entries from `keep` on of a full node into a new block (the upper half, or none at
+  // all for a dense append).
+  Leaf* split_leaf(Leaf* node, uint32_t keep) {
     Leaf* right = init_leaf(new_block(true));
-    const uint32_t keep = kLeafCap - kLeafCap / 2;
     for (uint32_t i = keep; i < kLeafCap; ++i) {
       right->keys[i - keep] = node->keys[i];
       right->values[i - keep] = node->values[i];
@@ -461,9 +557,8 @@ class BTree {
     node->count = keep;
     return right;
   }
-  Inner* split_inner(Inner* node) {
+  Inner* split_inner(Inner* node, uint32_t keep) {
     Inner* right = init_inner(new_block(false));
-    const uint32_t keep = kInnerCap - kInnerCap / 2;
     for (uint32_t i = keep; i < kInnerCap; ++i) {
       right->keys[i - keep] = node->keys[i];
       right->aggs[i - keep] = node->aggs[i];
@@ -509,39 +604,67 @@ class BTree {
   // that can spare one, or else merge with a sibling (the parent loses a child). Afterwards the
   // path names the surviving node.
   void rebalance(Cursor& at, uint32_t level) {
+    const Inner* parent = inner(at.nodes[level - 1]);
+    const uint32_t slot = at.index[level - 1];
+    const uint32_t minimum = level == height_ ? kLeafMin : kInnerMin;
+    if (slot > 0 && count_of(parent->children[slot - 1], level) > minimum) return borrow_from_left(at, level);
+    if (slot + 1 < parent->count && count_of(parent->children[slot + 1], level) > minimum) {
+      return borrow_from_right(at, level);
+    }
+    if (slot > 0) return merge_into_left(at, level);
+    merge_right_in(at, level);
+  }
+
+  // A dense tree's right-edge node fell below even its relaxed minimum (an empty leaf, an inner
+  // node with one child). It is its parent's last child, so a left sibling exists: join it when
+  // both fit one node, else take one from it (it is then full, so it can spare one).
+  void settle_right_edge(Cursor& at, uint32_t level) {
+    const Inner* parent = inner(at.nodes[level - 1]);
+    const uint32_t slot = at.index[level - 1];
+    const uint32_t capacity = level == height_ ? kLeafCap : kInnerCap;
+    const void* left = parent->children[slot - 1];
+    if (count_of(left, level) + count_of(at.nodes[level], level) <= capacity) return merge_into_left(at, level);
+    borrow_from_left(at, level);
+  }
+
+  void borrow_from_left(Cursor& at, uint32_t level) {
+    Inner* parent = inner(at.nodes[level - 1]);
+    const uint32_t slot = at.index[level - 1];
+    void* left = parent->children[slot - 1];
+    move_entries(left, count_of(left, level) - 1, 1, at.nodes[level], 0, level == height_);
+    ++at.index[level];
+    set_slot(parent, slot - 1, left, level);
+  }
+  void borrow_from_right(Cursor& at, uint32_t level) {
+    Inner* parent = inner(at.nodes[level - 1]);
+    const uint32_t slot = at.index[level - 1];
+    void* right = parent->children[slot + 1];
+    move_entries(right, 0, 1, at.nodes[level], count_of(at.nodes[level], level), level == height_);
+    set_slot(parent, slot + 1, right, level);
+  }
+  void merge_into_left(Cursor& at, uint32_t level) {
     Inner* parent = inner(at.nodes[level - 1]);
     const uint32_t slot = at.index[level - 1];
     const bool is_leaf = level == height_;
-    const uint32_t minimum = is_leaf ? kLeafMin : kInnerMin;
     void* node = at.nodes[level];
-    if (slot > 0 && count_of(parent->children[slot - 1], level) > minimum) {
-      void* left = parent->children[slot - 1];
-      move_entries(left, count_of(left, level) - 1, 1, node, 0, is_leaf);
-      ++at.index[level];
-      set_slot(parent, slot - 1, left, level);
-      return;
-    }
-    if (slot + 1 < parent->count && count_of(parent->children[slot + 1], level) > minimum) {
-      void* right = parent->children[slot + 1];
-      move_entries(right, 0, 1, node, count_of(node, level), is_leaf);
-      set_slot(parent, slot + 1, right, level);
-      return;
-    }
-    if (slot > 0) {
-      void* left = parent->children[slot - 1];
-      const uint32_t offset = count_of(left, level);
-      move_entries(node, 0, count_of(node, level), left, offset, is_leaf);
-      at.nodes[level] = left;
-      at.index[level] += offset;
-      inner_remove(parent, slot);
-      at.index[level - 1] = slot - 1;
-      free_block(node, is_leaf);
-    } else {
-      void* right = parent->children[slot + 1];
-      move_entries(right, 0, count_of(right, level), node, count_of(node, level), is_leaf);
-      inner_remove(parent, slot + 1);
-      free_block(right, is_leaf);
-    }
+    void* left = parent->children[slot - 1];
+    const uint32_t offset = count_of(left, level);
+    move_entries(node, 0, count_of(node, level), left, offset, is_leaf);
+    at.nodes[level] = left;
+    at.index[level] += offset;
+    inner_remove(parent, slot);
+    at.index[level - 1] = slot - 1;
+    free_block(node, is_leaf);
+  }
+  void merge_right_in(Cursor& at, uint32_t level) {
+    Inner* parent = inner(at.nodes[level - 1]);
+    const uint32_t slot = at.index[level - 1];
+    const bool is_leaf = level == height_;
+    void* node = at.nodes[level];
+    void* right = parent->children[slot + 1];
+    move_entries(right, 0, count_of(right, level), node, count_of(node, level), is_leaf);
+    inner_remove(parent, slot + 1);
+    free_block(right, is_leaf);
   }
 
   // Moves `n` entries (or children) from position `from` of `source` to position `to` of
@@ -584,11 +707,12 @@ class BTree {
     }
   }
 
-  bool audit_node(const void* node, uint32_t level, size_t* entries, size_t* blocks) const {
+  bool audit_node(const void* node, uint32_t level, bool right_edge, size_t* entries, size_t* blocks) const {
     const bool is_root = level == 0;
+    const bool relaxed = kDenseFill && right_edge;
     if (level == height_) {
       const Leaf* lf = leaf(node);
-      if (lf->count > kLeafCap || (!is_root && lf->count < kLeafMin)) return false;
+      if (lf->count > kLeafCap || (!is_root && lf->count < (relaxed ? 1 : kLeafMin))) return false;
       for (uint32_t i = 0; i < kLeafCap; ++i) {
         if (i >= lf->count && !same_key(lf->keys[i], Traits::kMaxKey)) return false;
         if (i > 0 && i < lf->count && !Traits::less(lf->keys[i - 1], lf->keys[i])) return false;
@@ -597,7 +721,7 @@ class BTree {
       return true;
     }
     const Inner* in = inner(node);
-    if (in->count > kInnerCap || in->count < (is_root ? 2 : kInnerMin)) return false;
+    if (in->count > kInnerCap || in->count < (is_root || relaxed ? 2 : kInnerMin)) return false;
     for (uint32_t i = 0; i < kInnerCap; ++i) {
       if (i >= in->count) {
         if (!same_key(in->keys[i], Traits::kMaxKey)) return false;
@@ -605,7 +729,7 @@ class BTree {
       }
       const void* child = in->children[i];
       ++*blocks;
-      if (!audit_node(child, level + 1, entries, blocks)) return false;
+      if (!audit_node(child, level + 1, right_edge && i + 1 == in->count, entries, blocks)) return false;
       if (!same_key(in->keys[i], min_key(child, level + 1)) || !(in->aggs[i] == agg_of(child, level + 1))) return false;
       if (i > 0 && !Traits::less(in->keys[i - 1], in->keys[i])) return false;
     }

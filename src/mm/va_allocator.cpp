@@ -51,14 +51,14 @@ constexpr bool pool_fits_up_to(size_t last) {
   }
   return true;
 }
-// Beyond this, max_blocks(n) <= n / 6 and 512 n / 6 + 63 <= 88 n.
+// Beyond this, max_blocks(n) <= n / 7 + 3 and 512 (n / 7 + 3) + 63 <= 88 n.
 static_assert(pool_fits_up_to(4096));
-static_assert(VaAllocator::Tree::kLeafMin == 7 && VaAllocator::Tree::kInnerMin == 7);
+static_assert(VaAllocator::Tree::kLeafMin == 10 && VaAllocator::Tree::kInnerMin == 7);
 
 Status VaAllocator::init(VirtAddr base, Size size, Node* nodes, size_t node_count) {
   if (size.is_zero()) return Error::kZeroSize;
   if (!base.is_page_aligned() || !size.is_page_aligned()) return Error::kMisaligned;
-  if (size.bytes > kMaxU64 - base.value) return Error::kAddressOverflow;
+  if (size.bytes > kMaxU64 - base.value || size.bytes > VaEntry::kMaxBytes) return Error::kAddressOverflow;
   if (!nodes || node_count == 0) return Error::kOutOfMemory;
 
   pool_.init(nodes, node_count * sizeof(Node), Tree::kBlockSize);
@@ -70,10 +70,7 @@ Status VaAllocator::init(VirtAddr base, Size size, Node* nodes, size_t node_coun
   capacity_ = node_count;
   initialised_ = true;
 
-  VaEntry whole;
-  whole.size = size.bytes;
-  whole.flags = VaEntry::kFreeFlag;
-  tree_.insert(base.value, whole);  // a lone entry sits in the inline root: no block needed
+  tree_.insert(base.value, VaEntry::free_range(size.bytes));  // a lone entry sits in the inline root: no block needed
   return Status();
 }
 
@@ -111,11 +108,11 @@ Result<VirtAddr> VaAllocator::allocate_at(VirtAddr start, Size size, const Alloc
   if (!tree_.find_le(start.value, &at)) return Error::kOverlap;
   const uint64_t block_start = tree_.key(at);
   const VaEntry& block = tree_.value(at);
-  if (!block.is_free() || start.value + span > block_start + block.size) return Error::kOverlap;
+  if (!block.is_free() || start.value + span > block_start + block.size()) return Error::kOverlap;
   Placement where;
   where.found = true;
   where.block_start = block_start;
-  where.block_end = block_start + block.size;
+  where.block_end = block_start + block.size();
   where.start = start.value;
   where.at = at;
   return carve(where, span, request);
@@ -128,10 +125,10 @@ VaAllocator::Placement VaAllocator::lowest_fit(uint64_t span, uint64_t alignment
   Tree::Cursor& at = where.at;
   const bool found = tree_.find_first(
       [surely_fits](const VaAggregate& agg) { return agg.max_free >= surely_fits; },
-      [surely_fits](uint64_t, const VaEntry& entry) { return entry.is_free() & (entry.size >= surely_fits); }, &at);
+      [surely_fits](uint64_t, const VaEntry& entry) { return entry.is_free() & (entry.size() >= surely_fits); }, &at);
   if (!found) return Placement{};
   const uint64_t block_start = tree_.key(at);
-  const uint64_t block_end = block_start + tree_.value(at).size;
+  const uint64_t block_end = block_start + tree_.value(at).size();
   if (!aligned_slot(block_start, block_end, span, alignment, &where.start)) return Placement{};  // unreachable
   where.found = true;
   where.block_start = block_start;
@@ -145,13 +142,13 @@ VaAllocator::Placement VaAllocator::exact_first_fit(uint64_t span, uint64_t alig
   const bool found = tree_.find_first([span](const VaAggregate& agg) { return agg.max_free >= span; },
                                       [&](uint64_t start, const VaEntry& entry) {
                                         uint64_t slot = 0;
-                                        return entry.is_free() && entry.size >= span &&
-                                               aligned_slot(start, start + entry.size, span, alignment, &slot);
+                                        return entry.is_free() && entry.size() >= span &&
+                                               aligned_slot(start, start + entry.size(), span, alignment, &slot);
                                       },
                                       &at);
   if (!found) return Placement{};
   const uint64_t block_start = tree_.key(at);
-  const uint64_t block_end = block_start + tree_.value(at).size;
+  const uint64_t block_end = block_start + tree_.value(at).size();
   aligned_slot(block_start, block_end, span, alignment, &where.start);
   where.found = true;
   where.block_start = block_start;
@@ -176,15 +173,13 @@ Result<VirtAddr> VaAllocator::carve(Placement& where, uint64_t span, const Alloc
   const size_t needed = (keeps_left ? 1 : 0) + (keeps_right ? 1 : 0);
   if (available_nodes() < needed) return Error::kOutOfMemory;
 
-  VaEntry used;
-  used.size = span;
-  used.backing = request.backing;
-  used.owner = request.owner.value;
-  used.flags =
-      static_cast<uint8_t>(static_cast<uint8_t>(request.kind) | (request.guard_page ? VaEntry::kGuardFlag : 0));
+  const VaEntry used = VaEntry::used_range(
+      span, request.owner.value,
+      static_cast<uint8_t>(static_cast<uint8_t>(request.kind) | (request.guard_page ? VaEntry::kGuardFlag : 0)),
+      request.backing);
   Tree::Cursor& at = where.at;
   if (keeps_left) {
-    tree_.value(at).size = where.start - where.block_start;
+    tree_.value(at).set_size(where.start - where.block_start);
     tree_.refresh(at);
     tree_.insert(where.start, used);
   } else {
@@ -192,10 +187,7 @@ Result<VirtAddr> VaAllocator::carve(Placement& where, uint64_t span, const Alloc
     tree_.refresh(at);
   }
   if (keeps_right) {
-    VaEntry rest;
-    rest.size = where.block_end - used_end;
-    rest.flags = VaEntry::kFreeFlag;
-    tree_.insert(used_end, rest);
+    tree_.insert(used_end, VaEntry::free_range(where.block_end - used_end));
   }
   bytes_in_use_ += span;
   ++used_ranges_;
@@ -214,13 +206,13 @@ Status VaAllocator::free(VirtAddr start) {
 // Needs no new entry.
 void VaAllocator::release_range(Tree::Cursor& at) {
   const uint64_t start = tree_.key(at);
-  const uint64_t size = tree_.value(at).size;
+  const uint64_t size = tree_.value(at).size();
   Tree::Cursor before = at;
   Tree::Cursor after = at;
   const bool merge_before = tree_.prev(&before) && tree_.value(before).is_free();
   const bool merge_after = tree_.next(&after) && tree_.value(after).is_free();
   const uint64_t after_start = merge_after ? tree_.key(after) : 0;
-  const uint64_t merged_end = merge_after ? after_start + tree_.value(after).size : start + size;
+  const uint64_t merged_end = merge_after ? after_start + tree_.value(after).size() : start + size;
 
   bytes_in_use_ -= size;
   --used_ranges_;
@@ -232,11 +224,7 @@ void VaAllocator::release_range(Tree::Cursor& at) {
     if (moved) tree_.find_le(start - 1, &before);
     at = before;
   }
-  VaEntry& merged = tree_.value(at);
-  merged.size = merged_end - tree_.key(at);
-  merged.flags = VaEntry::kFreeFlag;
-  merged.owner = 0;
-  merged.backing = 0;
+  tree_.value(at) = VaEntry::free_range(merged_end - tree_.key(at));
   tree_.refresh(at);
 }
 
@@ -255,7 +243,7 @@ bool VaAllocator::first_used_of(GuestId owner, Tree::Cursor* at) const {
   const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
   return tree_.find_first(
       [bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
-      [owner](uint64_t, const VaEntry& entry) { return !entry.is_free() & (entry.owner == owner.value); }, at);
+      [owner](uint64_t, const VaEntry& entry) { return !entry.is_free() & (entry.owner() == owner.value); }, at);
 }
 
 bool VaAllocator::span_start_of(GuestId owner, Tree::Cursor* at) const {
@@ -279,9 +267,9 @@ VaAllocator::OwnerSpan VaAllocator::plan_span_of(GuestId owner, size_t budget) c
   do {
     const VaEntry& entry = tree_.value(at);
     if (entry.is_free()) continue;
-    if (entry.owner != owner.value || span.ranges == budget) break;
+    if (entry.owner() != owner.value || span.ranges == budget) break;
     ++span.ranges;
-    span.last = VirtAddr(tree_.key(at) + entry.size);
+    span.last = VirtAddr(tree_.key(at) + entry.size());
   } while (tree_.next(&at));
   return span;
 }
@@ -292,7 +280,7 @@ Result<VaRange> VaAllocator::first_of(GuestId owner, VirtAddr from) const {
   Tree::Cursor at;
   if (!tree_.find_first([bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
                         [owner, from](uint64_t start, const VaEntry& entry) {
-                          return !entry.is_free() & (entry.owner == owner.value) & (start >= from.value);
+                          return !entry.is_free() & (entry.owner() == owner.value) & (start >= from.value);
                         },
                         &at))
     return Error::kNotFound;
@@ -312,7 +300,7 @@ Result<VaRange> VaAllocator::find(VirtAddr address) const {
 Status VaAllocator::set_backing(VirtAddr start, uint64_t backing) {
   Tree::Cursor at;
   if (!used_range_at(start.value, &at)) return Error::kNotFound;
-  tree_.value(at).backing = backing;  // not an aggregate: the tree needs no refresh
+  tree_.value(at).set_backing(backing);  // not an aggregate: the tree needs no refresh
   return Status();
 }
 
@@ -320,10 +308,10 @@ VaRange VaAllocator::range_of(uint64_t start, const VaEntry& entry) {
   VaRange range;
   range.start = VirtAddr(start);
   range.guard_page = entry.has_guard();
-  range.size = Size(entry.size - (entry.has_guard() ? kPageSize : 0));
-  range.owner = GuestId(entry.owner);
+  range.size = Size(entry.size() - (entry.has_guard() ? kPageSize : 0));
+  range.owner = GuestId(entry.owner());
   range.kind = entry.kind();
-  range.backing = entry.backing;
+  range.backing = entry.backing();
   return range;
 }
 
@@ -356,20 +344,20 @@ bool VaAllocator::audit_tiling() const {
   bool ok = true;
   tree_.for_each([&](uint64_t start, const VaEntry& entry) {
     if (!ok) return;
-    if (start != cursor || entry.size == 0 || (entry.size & kPageMask) != 0) ok = false;
-    if (entry.size > base_.value + window_.bytes - cursor) ok = false;
+    if (start != cursor || entry.size() == 0) ok = false;
+    if (entry.size() > base_.value + window_.bytes - cursor) ok = false;
     if (entry.is_free()) {
-      if (previous_free || (entry.flags & ~VaEntry::kFreeFlag) != 0 || entry.owner != 0 || entry.backing != 0) {
+      if (previous_free || (entry.flags() & ~VaEntry::kFreeFlag) != 0 || entry.owner() != 0 || entry.backing() != 0) {
         ok = false;
       }
     } else {
       if (static_cast<unsigned>(entry.kind()) >= kVaRangeKindCount) ok = false;
-      if (entry.has_guard() && entry.size < 2 * kPageSize) ok = false;
+      if (entry.has_guard() && entry.size() < 2 * kPageSize) ok = false;
       ++used;
-      used_bytes += entry.size;
+      used_bytes += entry.size();
     }
     previous_free = entry.is_free();
-    cursor += entry.size;
+    cursor += entry.size();
   });
   return ok && cursor == base_.value + window_.bytes && used == used_ranges_ && used_bytes == bytes_in_use_;
 }

@@ -81,21 +81,48 @@ struct VaStats {
   Size largest_free;      // the largest free range (an upper bound on what allocate can give)
 };
 
-// One range as the tree stores it (the key is its start).
-struct VaEntry {
+// One range as the tree stores it (the key is its start): 16 bytes, so that a 512-byte leaf holds
+// 20 of them. The size is kept in pages (40 bits: windows up to 2^52 bytes, the architecture's
+// largest VA), beside the owner and the flags in one word.
+class VaEntry {
+ public:
   static constexpr uint8_t kKindMask = 0x0f;
   static constexpr uint8_t kGuardFlag = 0x10;
   static constexpr uint8_t kFreeFlag = 0x20;
+  static constexpr unsigned kPageBits = 40;
+  static constexpr uint64_t kMaxBytes = ((uint64_t{1} << kPageBits) - 1) << kPageShift;
 
-  uint64_t size = 0;  // the whole reservation: usable bytes plus the guard page
-  uint64_t backing = 0;
-  uint16_t owner = 0;
-  uint8_t flags = 0;
+  static VaEntry free_range(uint64_t bytes) { return VaEntry(bytes, 0, kFreeFlag, 0); }
+  static VaEntry used_range(uint64_t bytes, uint16_t owner, uint8_t flags, uint64_t backing) {
+    return VaEntry(bytes, owner, flags, backing);
+  }
 
-  bool is_free() const { return (flags & kFreeFlag) != 0; }
-  bool has_guard() const { return (flags & kGuardFlag) != 0; }
-  VaRangeKind kind() const { return static_cast<VaRangeKind>(flags & kKindMask); }
+  // The whole reservation: usable bytes plus the guard page.
+  uint64_t size() const { return (word_ >> kSizeShift) << kPageShift; }
+  void set_size(uint64_t bytes) { word_ = (word_ & kLowMask) | ((bytes >> kPageShift) << kSizeShift); }
+  uint16_t owner() const { return static_cast<uint16_t>(word_ >> kOwnerShift); }
+  uint8_t flags() const { return static_cast<uint8_t>(word_); }
+  uint64_t backing() const { return backing_; }
+  void set_backing(uint64_t backing) { backing_ = backing; }
+
+  bool is_free() const { return (flags() & kFreeFlag) != 0; }
+  bool has_guard() const { return (flags() & kGuardFlag) != 0; }
+  VaRangeKind kind() const { return static_cast<VaRangeKind>(flags() & kKindMask); }
+
+  VaEntry() = default;
+
+ private:
+  static constexpr unsigned kOwnerShift = 8;
+  static constexpr unsigned kSizeShift = 24;
+  static constexpr uint64_t kLowMask = (uint64_t{1} << kSizeShift) - 1;
+
+  VaEntry(uint64_t bytes, uint16_t owner, uint8_t flags, uint64_t backing)
+      : word_(((bytes >> kPageShift) << kSizeShift) | (uint64_t{owner} << kOwnerShift) | flags), backing_(backing) {}
+
+  uint64_t word_ = 0;  // bits 0-7 flags, 8-23 owner, 24-63 size in pages
+  uint64_t backing_ = 0;
 };
+static_assert(sizeof(VaEntry) == 16);
 
 // Per-subtree aggregates: the largest free size and bit (owner % 32) of every used range.
 struct VaAggregate {
@@ -108,16 +135,18 @@ struct VaTreeTraits {
   using Key = uint64_t;
   using Value = VaEntry;
   using Agg = VaAggregate;
-  // 15 x (8-byte key + 24-byte entry) and 15 x (8 + 16 + 8) both fit a 512-byte block.
-  static constexpr uint32_t kLeafCapacity = 15;
+  // 20 x (8-byte key + 16-byte entry) and 15 x (8 + 16 + 8) both fit a 512-byte block.
+  static constexpr uint32_t kLeafCapacity = 20;
   static constexpr uint32_t kInnerCapacity = 15;
+  // First fit carves the window's low end first: most new entries land above every other.
+  static constexpr bool kDenseFill = true;
   static constexpr Key kMaxKey = ~uint64_t{0};  // never a start: ranges are page aligned
   static bool less(Key a, Key b) { return a < b; }
   static uint32_t owner_bit(uint16_t owner) { return uint32_t{1} << (owner % 32); }
   static Agg entry_agg(Key, const Value& entry) {
     // Branch-free: leaves fold this over every entry on each update.
     const uint64_t free_mask = 0 - static_cast<uint64_t>(entry.is_free());
-    return Agg{entry.size & free_mask, owner_bit(entry.owner) & ~static_cast<uint32_t>(free_mask)};
+    return Agg{entry.size() & free_mask, owner_bit(entry.owner()) & ~static_cast<uint32_t>(free_mask)};
   }
   static Agg combine(const Agg& a, const Agg& b) {
     return Agg{a.max_free > b.max_free ? a.max_free : b.max_free, a.owner_mask | b.owner_mask};
@@ -254,19 +283,19 @@ size_t VaAllocator::release_span_of(GuestId owner, const OwnerSpan& span, Visito
   Tree::Cursor after = at;
   if (tree_.next(&after) && tree_.value(after).is_free()) {
     at = after;
-    span_end = tree_.key(after) + tree_.value(after).size;
+    span_end = tree_.key(after) + tree_.value(after).size();
   }
   uint64_t span_start = span_end;
   size_t released = 0;
   for (bool more = true; more;) {
     const uint64_t key = tree_.key(at);
     const VaEntry entry = tree_.value(at);
-    const bool mine = !entry.is_free() && entry.owner == owner.value;
+    const bool mine = !entry.is_free() && entry.owner() == owner.value;
     if (!entry.is_free() && !mine) break;  // before the span: another owner's range
     if (key < span.first.value && mine) break;
     if (mine) {
       visit(range_of(key, entry));
-      bytes_in_use_ -= entry.size;
+      bytes_in_use_ -= entry.size();
       --used_ranges_;
       ++released;
     }
@@ -282,10 +311,8 @@ size_t VaAllocator::release_span_of(GuestId owner, const OwnerSpan& span, Visito
       break;
     }
   }
-  VaEntry merged;
-  merged.size = span_end - span_start;
-  merged.flags = VaEntry::kFreeFlag;
-  (void)tree_.insert(span_start, merged);  // the span's entries came out: a block is there
+  // The span's entries came out, so a block is there for this one.
+  (void)tree_.insert(span_start, VaEntry::free_range(span_end - span_start));
   return released;
 }
 

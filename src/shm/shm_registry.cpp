@@ -16,9 +16,9 @@ constexpr bool pool_fits_up_to(size_t last) {
     if (!pool_fits(n)) return false;
   return true;
 }
-// Beyond this, max_blocks(n) <= n / 6 and 512 n / 6 + 63 <= 88 n.
+// Beyond this, max_blocks(n) <= n / 7 + 3 and 512 (n / 7 + 3) + 63 <= 88 n.
 static_assert(pool_fits_up_to(4096));
-static_assert(ShmRegistry::Tree::kLeafMin == 7 && ShmRegistry::Tree::kInnerMin == 7);
+static_assert(ShmRegistry::Tree::kLeafMin == 9 && ShmRegistry::Tree::kInnerMin == 12);
 
 uint16_t users_of(const ShmEntry& entry) { return static_cast<uint16_t>(entry.size_users >> kUsersShift); }
 void set_users(ShmEntry& entry, uint16_t users) {
@@ -37,7 +37,7 @@ Status ShmRegistry::init(Node* nodes, size_t node_count) {
 
 ShmObject ShmRegistry::object_of(const ShmKey& key, const ShmEntry& entry) {
   ShmObject object;
-  object.guest = GuestId(static_cast<uint16_t>(key.guest));
+  object.guest = GuestId(key.guest);
   object.cookie = key.cookie;
   object.va = VirtAddr(entry.va_offset & ~kPageMask);
   object.offset = entry.va_offset & kPageMask;

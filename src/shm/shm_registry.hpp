@@ -37,10 +37,15 @@ struct ShmObject {
   VirtAddr buffer() const { return va + Size(offset); }
 };
 
-struct ShmKey {
-  uint64_t guest = 0;
+// 11 bytes, packed so that a 512-byte leaf holds 18 entries (16-byte keys would fit 15).
+// `above_all` is 0 in every real key: with it, kMaxKey stays above every (guest, cookie) pair,
+// the guest 0xFFFF's cookie 2^64 - 1 included.
+struct [[gnu::packed]] ShmKey {
+  uint16_t guest = 0;
   uint64_t cookie = 0;
+  uint8_t above_all = 0;
 };
+static_assert(sizeof(ShmKey) == 11);
 
 // 16 bytes: the VA with the offset in its low 12 bits; the size (48 bits) and the users (16).
 struct ShmEntry {
@@ -56,11 +61,16 @@ struct ShmTreeTraits {
   using Key = ShmKey;
   using Value = ShmEntry;
   using Agg = ShmNoAggregate;
-  static constexpr uint32_t kLeafCapacity = 15;                 // 15 x (16 + 16) bytes
-  static constexpr uint32_t kInnerCapacity = 15;                // 15 x (16 + 8 + 1) bytes
-  static constexpr Key kMaxKey = {~uint64_t{0}, ~uint64_t{0}};  // guests are 16 bits: never a key
+  static constexpr uint32_t kLeafCapacity = 18;   // 18 x (11 + 16) bytes and the count
+  static constexpr uint32_t kInnerCapacity = 25;  // 25 x (11 + 8 + 1) bytes: fewer inner blocks
+  static constexpr Key kMaxKey = {0xFFFF, ~uint64_t{0}, 1};
+  // Cookies are often handed out in order (a counter, or addresses from one slab): appends.
+  static constexpr bool kDenseFill = true;
   static bool less(const Key& a, const Key& b) {
-    return (a.guest < b.guest) | ((a.guest == b.guest) & (a.cookie < b.cookie));
+    const bool same_guest = a.guest == b.guest;
+    const bool same_cookie = a.cookie == b.cookie;
+    return (a.guest < b.guest) | (same_guest & (a.cookie < b.cookie)) |
+           (same_guest & same_cookie & (a.above_all < b.above_all));
   }
   static Agg entry_agg(const Key&, const Value&) { return {}; }
   static Agg combine(const Agg&, const Agg&) { return {}; }
