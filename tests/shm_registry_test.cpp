@@ -41,6 +41,25 @@ TEST(ShmRegistry, CookiesBelongToTheirGuest) {
   EXPECT_TRUE(r.audit());
 }
 
+// The tree pads unused key slots with a key above every real one; the largest real key (guest
+// 0xFFFF, cookie 2^64 - 1) is still an ordinary key, found, listed and erased like any other.
+TEST(ShmRegistry, TheLargestGuestAndCookieAreOrdinaryKeys) {
+  std::vector<ShmRegistry::Node> nodes(64);
+  ShmRegistry r;
+  ASSERT_TRUE(r.init(nodes.data(), nodes.size()));
+  constexpr uint64_t kTop = ~uint64_t{0};
+  for (uint64_t cookie = kTop - 40; cookie != 0; ++cookie) ASSERT_TRUE(r.insert(object(0xFFFF, cookie)));
+  ASSERT_TRUE(r.insert(object(0xFFFE, kTop)));
+  EXPECT_EQ(r.insert(object(0xFFFF, kTop)).error(), Error::kOverlap);
+  EXPECT_TRUE(r.find(GuestId(0xFFFF), kTop));
+  EXPECT_EQ(r.count_of(GuestId(0xFFFF)), 41u);
+  EXPECT_TRUE(r.audit());
+  EXPECT_EQ(r.erase_all_of(GuestId(0xFFFF)), 41u);
+  EXPECT_TRUE(r.find(GuestId(0xFFFE), kTop));
+  EXPECT_EQ(r.count(), 1u);
+  EXPECT_TRUE(r.audit());
+}
+
 TEST(ShmRegistry, CapacityIsABoundNotACrash) {
   std::vector<ShmRegistry::Node> nodes(40);
   ShmRegistry r;

@@ -86,10 +86,26 @@ TEST(VaAllocatorTest, InitRejectsBadWindows) {
   EXPECT_EQ(allocator.init(VirtAddr(kBase + 1), pages(4), storage.nodes, 4).error(), Error::kMisaligned);
   EXPECT_EQ(allocator.init(VirtAddr(kBase), Size(kPage + 8), storage.nodes, 4).error(), Error::kMisaligned);
   EXPECT_EQ(allocator.init(VirtAddr(~kPageMask), pages(2), storage.nodes, 4).error(), Error::kAddressOverflow);
+  EXPECT_EQ(allocator.init(VirtAddr(0), Size(VaEntry::kMaxBytes + kPage), storage.nodes, 4).error(),
+            Error::kAddressOverflow);  // sizes are kept in 40 bits of pages
   EXPECT_EQ(allocator.init(VirtAddr(kBase), pages(4), storage.nodes, 0).error(), Error::kOutOfMemory);
   EXPECT_EQ(allocator.init(VirtAddr(kBase), pages(4), nullptr, 4).error(), Error::kOutOfMemory);
   EXPECT_TRUE(allocator.audit());
   EXPECT_EQ(allocator.allocate(pages(1), {}).error(), Error::kNoVirtualSpace);
+}
+
+// Sizes are kept in 40 bits of pages: the largest window that fits (2^52 bytes less a page, the
+// largest VA) works end to end.
+TEST(VaAllocatorTest, TheLargestWindowWorks) {
+  VaAllocatorStorage<4> storage;
+  VaAllocator allocator;
+  ASSERT_TRUE(allocator.init(VirtAddr(0), Size(VaEntry::kMaxBytes), storage.nodes, 4));
+  EXPECT_EQ(allocator.stats().largest_free.bytes, VaEntry::kMaxBytes);
+  EXPECT_EQ(allocator.allocate(Size(VaEntry::kMaxBytes - kPage), {}).value(), VirtAddr(0));
+  EXPECT_EQ(allocator.stats().largest_free.bytes, kPage);
+  EXPECT_TRUE(allocator.free(VirtAddr(0)));
+  EXPECT_EQ(allocator.stats().largest_free.bytes, VaEntry::kMaxBytes);
+  EXPECT_TRUE(allocator.audit());
 }
 
 TEST(VaAllocatorTest, StartsWithOneFreeRangeOverTheWindow) {
