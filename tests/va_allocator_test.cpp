@@ -500,6 +500,10 @@ struct PropertyConfig {
   uint32_t seed;
   size_t node_capacity;
   bool large_alignments;
+  uint64_t window_pages = 512;
+  // Alternate growing and shrinking phases, so that the ranges cross between the inline array and
+  // the tree (VaAllocator::kFlatCapacity) again and again.
+  bool phases = false;
 };
 
 class VaAllocatorProperty : public ::testing::TestWithParam<PropertyConfig> {};
@@ -530,7 +534,7 @@ void expect_matches_model(const VaAllocator& a, const Model& model) {
 
 TEST_P(VaAllocatorProperty, AgreesWithReferenceModel) {
   const PropertyConfig config = GetParam();
-  constexpr uint64_t kWindowPages = 512;
+  const uint64_t kWindowPages = config.window_pages;
   std::mt19937_64 rng(config.seed);
   auto below = [&](uint64_t bound) { return std::uniform_int_distribution<uint64_t>(0, bound - 1)(rng); };
 
@@ -555,10 +559,15 @@ TEST_P(VaAllocatorProperty, AgreesWithReferenceModel) {
     model.changed();
   };
 
-  for (int step = 0; step < 2500; ++step) {
+  int store_moves = 0;
+  const int steps = config.phases ? 12000 : 2500;
+  for (int step = 0; step < steps; ++step) {
     const Snapshot before = snapshot(a);
+    const bool used_tree = a.uses_tree();
     bool refused = false;
-    const uint64_t op = below(100);
+    uint64_t op = below(100);
+    if (config.phases && (step / 1500) % 2 == 1 && op < 55) op = 55 + below(35);         // shrinking: frees only
+    if (config.phases && (step / 1500) % 2 == 0 && op >= 55 && op < 75) op = below(40);  // growing
     if (op < 40) {
       const AllocationRequest request = random_request();
       const uint64_t size = (1 + below(8)) * kPage;
@@ -661,7 +670,9 @@ TEST_P(VaAllocatorProperty, AgreesWithReferenceModel) {
     ASSERT_TRUE(a.audit()) << "step " << step;
     if (refused) {
       ASSERT_TRUE(snapshot(a) == before) << "step " << step;
+      ASSERT_EQ(a.uses_tree(), used_tree) << "step " << step;  // not even the store changed
     }
+    store_moves += a.uses_tree() != used_tree;
     expect_matches_model(a, model);
     if (::testing::Test::HasFailure()) FAIL() << "step " << step;
   }
@@ -673,6 +684,9 @@ TEST_P(VaAllocatorProperty, AgreesWithReferenceModel) {
   EXPECT_GT(allocate_at_outcomes[Error::kOverlap], 10);
   if (config.node_capacity < 100) {
     EXPECT_GT(allocate_outcomes[Error::kOutOfMemory], 10);
+  }
+  if (config.phases) {
+    EXPECT_GE(store_moves, 4);  // into the tree and back, at least twice
   }
 
   while (!model.used.empty()) {
@@ -687,7 +701,9 @@ TEST_P(VaAllocatorProperty, AgreesWithReferenceModel) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, VaAllocatorProperty,
                          ::testing::Values(PropertyConfig{1, 1024, false}, PropertyConfig{2, 1024, true},
-                                           PropertyConfig{3, 40, false}, PropertyConfig{4, 60, true}));
+                                           PropertyConfig{3, 40, false}, PropertyConfig{4, 60, true},
+                                           PropertyConfig{5, 4096, false, 2048, true},
+                                           PropertyConfig{6, 4096, true, 2048, true}));
 
 }  // namespace
 }  // namespace teemm::mm

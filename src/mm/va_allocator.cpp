@@ -17,6 +17,7 @@
 #include "mm/va_allocator.hpp"
 
 #include <limits>
+#include <type_traits>
 
 namespace teemm::mm {
 namespace {
@@ -24,6 +25,22 @@ namespace {
 constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
 
 constexpr bool is_power_of_two(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
+
+// Inserts the entry that follows `at` (which then names it): the array is told where; the tree
+// finds the place itself.
+template <typename Store>
+void insert_next(Store& store, typename Store::Cursor& at, uint64_t start, const VaEntry& entry) {
+  if constexpr (requires { store.insert_after(at, start, entry); }) {
+    (void)store.insert_after(at, start, entry);
+    (void)store.next(&at);
+  } else {
+    (void)store.insert(start, entry);
+  }
+}
+
+// Said by a carve in the inline array that has no room for its new entries; allocate then moves
+// the ranges to the tree and carves there, so this never reaches a caller.
+constexpr Error kFlatIsFull = Error::kLimitReached;
 
 constexpr uint64_t saturating_add(uint64_t a, uint64_t b) { return a > kMaxU64 - b ? kMaxU64 : a + b; }
 
@@ -61,17 +78,41 @@ Status VaAllocator::init(VirtAddr base, Size size, Node* nodes, size_t node_coun
   if (size.bytes > kMaxU64 - base.value || size.bytes > VaEntry::kMaxBytes) return Error::kAddressOverflow;
   if (!nodes || node_count == 0) return Error::kOutOfMemory;
 
+  nodes_ = nodes;
   pool_.init(nodes, node_count * sizeof(Node), Tree::kBlockSize);
   tree_.reset(&pool_);
+  flat_.clear();
+  small_ = true;
   base_ = base;
   window_ = size;
   bytes_in_use_ = 0;
   used_ranges_ = 0;
   capacity_ = node_count;
   initialised_ = true;
-
-  tree_.insert(base.value, VaEntry::free_range(size.bytes));  // a lone entry sits in the inline root: no block needed
+  flat_.insert(base.value, VaEntry::free_range(size.bytes));
   return Status();
+}
+
+void VaAllocator::settle() {
+  if (!small_ && tree_.size() <= kFlatCapacity / 4) move_to_flat();
+}
+
+// In key order, so the tree's dense appends fill every leaf. The pool is empty and sized for
+// capacity_ >= these entries, so no insert can fail.
+void VaAllocator::move_to_tree() {
+  tree_.reset(&pool_);
+  flat_.for_each([&](uint64_t start, const VaEntry& entry) { (void)tree_.insert(start, entry); });
+  flat_.clear();
+  small_ = false;
+}
+
+// Every block goes back at once: the pool starts afresh.
+void VaAllocator::move_to_flat() {
+  flat_.clear();
+  tree_.for_each([&](uint64_t start, const VaEntry& entry) { (void)flat_.insert(start, entry); });
+  pool_.init(nodes_, capacity_ * sizeof(Node), Tree::kBlockSize);
+  tree_.reset(&pool_);
+  small_ = true;
 }
 
 Status VaAllocator::check_request(Size size, const AllocationRequest& request) {
@@ -88,12 +129,21 @@ Result<VirtAddr> VaAllocator::allocate(Size size, const AllocationRequest& reque
   if (Status valid = check_request(size, request); !valid) return valid.error();
   const uint64_t guard = request.guard_page ? kPageSize : 0;
   if (size.bytes > window_.bytes - guard) return Error::kNoVirtualSpace;
-  const uint64_t span = size.bytes + guard;
+  if (small_) {
+    const Result<VirtAddr> done = allocate_in(flat_, size, request);
+    if (done.ok() || done.error() != kFlatIsFull) return done;
+    move_to_tree();
+  }
+  return allocate_in(tree_, size, request);
+}
 
-  Placement where = lowest_fit(span, request.alignment);
-  if (!where.found) where = exact_first_fit(span, request.alignment);
+template <typename Store>
+Result<VirtAddr> VaAllocator::allocate_in(Store& store, Size size, const AllocationRequest& request) {
+  const uint64_t span = size.bytes + (request.guard_page ? kPageSize : 0);
+  Placement<Store> where = lowest_fit(store, span, request.alignment);
+  if (!where.found) where = exact_first_fit(store, span, request.alignment);
   if (!where.found) return Error::kNoVirtualSpace;
-  return carve(where, span, request);
+  return carve(store, where, span, request);
 }
 
 Result<VirtAddr> VaAllocator::allocate_at(VirtAddr start, Size size, const AllocationRequest& request) {
@@ -103,52 +153,65 @@ Result<VirtAddr> VaAllocator::allocate_at(VirtAddr start, Size size, const Alloc
   if (span < size.bytes || span > kMaxU64 - start.value) return Error::kAddressOverflow;
   const uint64_t window_end = base_.value + window_.bytes;
   if (start < base_ || start.value + span > window_end) return Error::kInvalidArgument;
+  if (small_) {
+    const Result<VirtAddr> done = allocate_at_in(flat_, start, size, request);
+    if (done.ok() || done.error() != kFlatIsFull) return done;
+    move_to_tree();
+  }
+  return allocate_at_in(tree_, start, size, request);
+}
 
-  Tree::Cursor at;
-  if (!tree_.find_le(start.value, &at)) return Error::kOverlap;
-  const uint64_t block_start = tree_.key(at);
-  const VaEntry& block = tree_.value(at);
+template <typename Store>
+Result<VirtAddr> VaAllocator::allocate_at_in(Store& store, VirtAddr start, Size size,
+                                             const AllocationRequest& request) {
+  const uint64_t span = size.bytes + (request.guard_page ? kPageSize : 0);
+  typename Store::Cursor at;
+  if (!store.find_le(start.value, &at)) return Error::kOverlap;
+  const uint64_t block_start = store.key(at);
+  const VaEntry& block = store.value(at);
   if (!block.is_free() || start.value + span > block_start + block.size()) return Error::kOverlap;
-  Placement where;
+  Placement<Store> where;
   where.found = true;
   where.block_start = block_start;
   where.block_end = block_start + block.size();
   where.start = start.value;
   where.at = at;
-  return carve(where, span, request);
+  return carve(store, where, span, request);
 }
 
-VaAllocator::Placement VaAllocator::lowest_fit(uint64_t span, uint64_t alignment) const {
+template <typename Store>
+VaAllocator::Placement<Store> VaAllocator::lowest_fit(const Store& store, uint64_t span, uint64_t alignment) const {
   // Any free range this long holds an aligned slot wherever its (page-aligned) start lies.
   const uint64_t surely_fits = saturating_add(span, alignment - kPageSize);
-  Placement where;
-  Tree::Cursor& at = where.at;
-  const bool found = tree_.find_first(
+  Placement<Store> where;
+  const bool found = store.find_first(
       [surely_fits](const VaAggregate& agg) { return agg.max_free >= surely_fits; },
-      [surely_fits](uint64_t, const VaEntry& entry) { return entry.is_free() & (entry.size() >= surely_fits); }, &at);
-  if (!found) return Placement{};
-  const uint64_t block_start = tree_.key(at);
-  const uint64_t block_end = block_start + tree_.value(at).size();
-  if (!aligned_slot(block_start, block_end, span, alignment, &where.start)) return Placement{};  // unreachable
+      [surely_fits](uint64_t, const VaEntry& entry) { return entry.is_free() & (entry.size() >= surely_fits); },
+      &where.at);
+  if (!found) return Placement<Store>{};
+  const uint64_t block_start = store.key(where.at);
+  const uint64_t block_end = block_start + store.value(where.at).size();
+  if (!aligned_slot(block_start, block_end, span, alignment, &where.start)) return Placement<Store>{};  // unreachable
   where.found = true;
   where.block_start = block_start;
   where.block_end = block_end;
   return where;
 }
 
-VaAllocator::Placement VaAllocator::exact_first_fit(uint64_t span, uint64_t alignment) const {
-  Placement where;
-  Tree::Cursor& at = where.at;
-  const bool found = tree_.find_first([span](const VaAggregate& agg) { return agg.max_free >= span; },
+template <typename Store>
+VaAllocator::Placement<Store> VaAllocator::exact_first_fit(const Store& store, uint64_t span,
+                                                           uint64_t alignment) const {
+  Placement<Store> where;
+  const bool found = store.find_first([span](const VaAggregate& agg) { return agg.max_free >= span; },
                                       [&](uint64_t start, const VaEntry& entry) {
                                         uint64_t slot = 0;
                                         return entry.is_free() && entry.size() >= span &&
                                                aligned_slot(start, start + entry.size(), span, alignment, &slot);
                                       },
-                                      &at);
-  if (!found) return Placement{};
-  const uint64_t block_start = tree_.key(at);
-  const uint64_t block_end = block_start + tree_.value(at).size();
+                                      &where.at);
+  if (!found) return Placement<Store>{};
+  const uint64_t block_start = store.key(where.at);
+  const uint64_t block_end = block_start + store.value(where.at).size();
   aligned_slot(block_start, block_end, span, alignment, &where.start);
   where.found = true;
   where.block_start = block_start;
@@ -157,151 +220,168 @@ VaAllocator::Placement VaAllocator::exact_first_fit(uint64_t span, uint64_t alig
 }
 
 // The used range starting exactly at `start`.
-bool VaAllocator::used_range_at(uint64_t start, Tree::Cursor* at) const {
-  if (!initialised_ || !tree_.find_le(start, at)) return false;
-  return tree_.key(*at) == start && !tree_.value(*at).is_free();
+template <typename Store>
+bool VaAllocator::used_range_at(const Store& store, uint64_t start, typename Store::Cursor* at) const {
+  if (!initialised_ || !store.find_le(start, at)) return false;
+  return store.key(*at) == start && !store.value(*at).is_free();
 }
 
 // Turns the free range [where.block_start, where.block_end) into the used range [where.start,
 // +span), keeping whatever is left on either side as free ranges. The block's entry keeps its
 // start: it becomes the left remainder when there is one, else the used range itself. Exact fits
 // therefore need no new entry and the worst case needs two.
-Result<VirtAddr> VaAllocator::carve(Placement& where, uint64_t span, const AllocationRequest& request) {
+template <typename Store>
+Result<VirtAddr> VaAllocator::carve(Store& store, Placement<Store>& where, uint64_t span,
+                                    const AllocationRequest& request) {
   const uint64_t used_end = where.start + span;
   const bool keeps_left = where.start > where.block_start;
   const bool keeps_right = used_end < where.block_end;
   const size_t needed = (keeps_left ? 1 : 0) + (keeps_right ? 1 : 0);
   if (available_nodes() < needed) return Error::kOutOfMemory;
+  if constexpr (std::is_same_v<Store, Flat>) {
+    if (store.size() + needed > kFlatCapacity) return kFlatIsFull;  // nothing changed yet
+  }
 
   const VaEntry used = VaEntry::used_range(
       span, request.owner.value,
       static_cast<uint8_t>(static_cast<uint8_t>(request.kind) | (request.guard_page ? VaEntry::kGuardFlag : 0)),
       request.backing);
-  Tree::Cursor& at = where.at;
+  auto& at = where.at;
   if (keeps_left) {
-    tree_.value(at).set_size(where.start - where.block_start);
-    tree_.refresh(at);
-    tree_.insert(where.start, used);
+    store.value(at).set_size(where.start - where.block_start);
+    store.refresh(at);
+    insert_next(store, at, where.start, used);
   } else {
-    tree_.value(at) = used;
-    tree_.refresh(at);
+    store.value(at) = used;
+    store.refresh(at);
   }
-  if (keeps_right) {
-    tree_.insert(used_end, VaEntry::free_range(where.block_end - used_end));
-  }
+  if (keeps_right) insert_next(store, at, used_end, VaEntry::free_range(where.block_end - used_end));
   bytes_in_use_ += span;
   ++used_ranges_;
   return VirtAddr(where.start);
 }
 
 Status VaAllocator::free(VirtAddr start) {
-  Tree::Cursor at;
-  if (!used_range_at(start.value, &at)) return Error::kNotFound;
-  release_range(at);
+  const bool found = with_store([&](auto& store) {
+    typename std::remove_reference_t<decltype(store)>::Cursor at;
+    if (!used_range_at(store, start.value, &at)) return false;
+    release_range(store, at);
+    return true;
+  });
+  if (!found) return Error::kNotFound;
+  settle();
   return Status();
 }
 
 // Makes the used range at `at` free, absorbing free neighbours so free ranges stay coalesced.
 // The lowest of the merged entries survives (its start is the merged start); the others go.
 // Needs no new entry.
-void VaAllocator::release_range(Tree::Cursor& at) {
-  const uint64_t start = tree_.key(at);
-  const uint64_t size = tree_.value(at).size();
-  Tree::Cursor before = at;
-  Tree::Cursor after = at;
-  const bool merge_before = tree_.prev(&before) && tree_.value(before).is_free();
-  const bool merge_after = tree_.next(&after) && tree_.value(after).is_free();
-  const uint64_t after_start = merge_after ? tree_.key(after) : 0;
-  const uint64_t merged_end = merge_after ? after_start + tree_.value(after).size() : start + size;
+template <typename Store>
+void VaAllocator::release_range(Store& store, typename Store::Cursor& at) {
+  const uint64_t start = store.key(at);
+  const uint64_t size = store.value(at).size();
+  auto before = at;
+  auto after = at;
+  const bool merge_before = store.prev(&before) && store.value(before).is_free();
+  const bool merge_after = store.next(&after) && store.value(after).is_free();
+  const uint64_t after_start = merge_after ? store.key(after) : 0;
+  const uint64_t merged_end = merge_after ? after_start + store.value(after).size() : start + size;
 
   bytes_in_use_ -= size;
   --used_ranges_;
   // `at` and `before` lie before the erased entries: they stay valid unless the erase rebalanced.
-  bool moved = merge_after && tree_.erase(after);
-  if (moved) tree_.find_le(start, &at);
+  bool moved = merge_after && store.erase(after);
+  if (moved) store.find_le(start, &at);
   if (merge_before) {
-    moved = tree_.erase(at) || moved;
-    if (moved) tree_.find_le(start - 1, &before);
+    moved = store.erase(at) || moved;
+    if (moved) store.find_le(start - 1, &before);
     at = before;
   }
-  tree_.value(at) = VaEntry::free_range(merged_end - tree_.key(at));
-  tree_.refresh(at);
+  store.value(at) = VaEntry::free_range(merged_end - store.key(at));
+  store.refresh(at);
 }
 
 size_t VaAllocator::free_all_of(GuestId owner) {
   if (!initialised_) return 0;
   size_t released = 0;
-  Tree::Cursor at;
-  while (first_used_of(owner, &at)) {
-    release_range(at);
-    ++released;
+  for (bool more = true; more;) {
+    more = with_store([&](auto& store) {
+      typename std::remove_reference_t<decltype(store)>::Cursor at;
+      if (!first_used_of(store, owner, &at)) return false;
+      release_range(store, at);
+      return true;
+    });
+    if (more) ++released;
   }
+  settle();
   return released;
 }
 
-bool VaAllocator::first_used_of(GuestId owner, Tree::Cursor* at) const {
+template <typename Store>
+bool VaAllocator::first_used_of(const Store& store, GuestId owner, typename Store::Cursor* at) const {
   const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
-  return tree_.find_first(
+  return store.find_first(
       [bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
       [owner](uint64_t, const VaEntry& entry) { return !entry.is_free() & (entry.owner() == owner.value); }, at);
 }
 
-bool VaAllocator::span_start_of(GuestId owner, Tree::Cursor* at) const {
-  if (!first_used_of(owner, at)) return false;
-  Tree::Cursor before = *at;
-  if (tree_.prev(&before) && tree_.value(before).is_free()) *at = before;
-  return true;
-}
-
-void VaAllocator::reposition(Tree::Cursor* at, bool rebalanced, uint64_t key) const {
-  // Without a rebalance the cursor already holds the entry after the erased one, or an unused slot
-  // past the end of its leaf (whose key is kMaxKey): then one descent finds it.
-  if (rebalanced || tree_.key(*at) != key) (void)tree_.find_le(key, at);
-}
-
 VaAllocator::OwnerSpan VaAllocator::plan_span_of(GuestId owner, size_t budget) const {
+  if (!initialised_ || budget == 0) return OwnerSpan{};
+  return with_store([&](const auto& store) { return plan_span_in(store, owner, budget); });
+}
+
+template <typename Store>
+VaAllocator::OwnerSpan VaAllocator::plan_span_in(const Store& store, GuestId owner, size_t budget) const {
   OwnerSpan span;
-  Tree::Cursor at;
-  if (!initialised_ || budget == 0 || !first_used_of(owner, &at)) return span;
-  span.first = VirtAddr(tree_.key(at));
+  typename Store::Cursor at;
+  if (!first_used_of(store, owner, &at)) return span;
+  span.first = VirtAddr(store.key(at));
   do {
-    const VaEntry& entry = tree_.value(at);
+    const VaEntry& entry = store.value(at);
     if (entry.is_free()) continue;
     if (entry.owner() != owner.value || span.ranges == budget) break;
     ++span.ranges;
-    span.last = VirtAddr(tree_.key(at) + entry.size());
-  } while (tree_.next(&at));
+    span.last = VirtAddr(store.key(at) + entry.size());
+  } while (store.next(&at));
   return span;
 }
 
 Result<VaRange> VaAllocator::first_of(GuestId owner, VirtAddr from) const {
   if (!initialised_) return Error::kNotFound;
   const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
-  Tree::Cursor at;
-  if (!tree_.find_first([bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
-                        [owner, from](uint64_t start, const VaEntry& entry) {
-                          return !entry.is_free() & (entry.owner() == owner.value) & (start >= from.value);
-                        },
-                        &at))
-    return Error::kNotFound;
-  return range_of(tree_.key(at), tree_.value(at));
+  return with_store([&](const auto& store) -> Result<VaRange> {
+    typename std::remove_reference_t<decltype(store)>::Cursor at;
+    if (!store.find_first([bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
+                          [owner, from](uint64_t start, const VaEntry& entry) {
+                            return !entry.is_free() & (entry.owner() == owner.value) & (start >= from.value);
+                          },
+                          &at))
+      return Error::kNotFound;
+    return range_of(store.key(at), store.value(at));
+  });
 }
 
 Result<VaRange> VaAllocator::find(VirtAddr address) const {
-  Tree::Cursor at;
-  if (!initialised_ || !tree_.find_le(address.value, &at)) return Error::kNotFound;
-  const VaEntry& entry = tree_.value(at);
-  if (entry.is_free()) return Error::kNotFound;
-  const VaRange range = range_of(tree_.key(at), entry);
-  if (address >= range.end()) return Error::kNotFound;
-  return range;
+  if (!initialised_) return Error::kNotFound;
+  return with_store([&](const auto& store) -> Result<VaRange> {
+    typename std::remove_reference_t<decltype(store)>::Cursor at;
+    if (!store.find_le(address.value, &at)) return Error::kNotFound;
+    const VaEntry& entry = store.value(at);
+    if (entry.is_free()) return Error::kNotFound;
+    const VaRange range = range_of(store.key(at), entry);
+    if (address >= range.end()) return Error::kNotFound;
+    return range;
+  });
 }
 
 Status VaAllocator::set_backing(VirtAddr start, uint64_t backing) {
-  Tree::Cursor at;
-  if (!used_range_at(start.value, &at)) return Error::kNotFound;
-  tree_.value(at).set_backing(backing);  // not an aggregate: the tree needs no refresh
-  return Status();
+  const bool found = with_store([&](auto& store) {
+    typename std::remove_reference_t<decltype(store)>::Cursor at;
+    if (!used_range_at(store, start.value, &at)) return false;
+    store.value(at).set_backing(backing);  // not an aggregate: the store needs no refresh
+    return true;
+  });
+  return found ? Status() : Status(Error::kNotFound);
 }
 
 VaRange VaAllocator::range_of(uint64_t start, const VaEntry& entry) {
@@ -320,29 +400,32 @@ VaStats VaAllocator::stats() const {
   stats.window = window_;
   stats.in_use = Size(bytes_in_use_);
   stats.used_ranges = used_ranges_;
-  stats.free_ranges = tree_.size() - used_ranges_;
-  stats.nodes_in_use = tree_.size();
+  stats.free_ranges = entries() - used_ranges_;
+  stats.nodes_in_use = entries();
   stats.tree_bytes = tree_.blocks() * Tree::kBlockSize;
   stats.node_capacity = capacity_;
-  stats.largest_free = Size(tree_.total().max_free);
+  stats.largest_free = Size(with_store([](const auto& store) { return store.total().max_free; }));
   return stats;
 }
 
 bool VaAllocator::audit() const {
-  if (!initialised_) return tree_.empty();
-  return tree_.audit() && audit_tiling() && pool_.audit() && pool_.in_use() == tree_.blocks() &&
-         tree_.size() <= capacity_ && pool_.capacity() >= Tree::max_blocks(capacity_);
+  if (!initialised_) return tree_.empty() && flat_.empty();
+  const bool store_ok = small_ ? flat_.audit() && tree_.empty() && pool_.in_use() == 0 && flat_.size() <= kFlatCapacity
+                               : flat_.empty() && tree_.audit() && tree_.size() > kFlatCapacity / 4;
+  return store_ok && with_store([&](const auto& store) { return audit_tiling(store); }) && pool_.audit() &&
+         pool_.in_use() == tree_.blocks() && entries() <= capacity_ && pool_.capacity() >= Tree::max_blocks(capacity_);
 }
 
 // Free and used ranges, in order, start where the previous one ended, cover the window exactly,
 // and never put two free ranges side by side.
-bool VaAllocator::audit_tiling() const {
+template <typename Store>
+bool VaAllocator::audit_tiling(const Store& store) const {
   uint64_t cursor = base_.value;
   bool previous_free = false;
   size_t used = 0;
   uint64_t used_bytes = 0;
   bool ok = true;
-  tree_.for_each([&](uint64_t start, const VaEntry& entry) {
+  store.for_each([&](uint64_t start, const VaEntry& entry) {
     if (!ok) return;
     if (start != cursor || entry.size() == 0) ok = false;
     if (entry.size() > base_.value + window_.bytes - cursor) ok = false;

@@ -2,7 +2,11 @@
 // reservation), in the manner of Linux's vmalloc.
 //
 // Owns the partition of the window into free and used ranges. Every range, free or used, is one
-// entry of a single B+tree (base/btree) keyed by start address; together they tile the window
+// entry of a single B+tree (base/btree) keyed by start address, or, while the ranges are few
+// (at most kFlatCapacity entries), of one small sorted array inside the allocator (base/flat_map):
+// at that size a scan of contiguous entries beats a descent, and the tree takes over, in one
+// move, when the array fills. It moves back when the tree shrinks to a quarter of that (so a
+// size near the line cannot make every call move it). Together the ranges tile the window
 // exactly, and no two free ranges touch (they are coalesced). Each inner node keeps, per child, two
 // aggregates over the child's subtree: the largest free range (guides first-fit descents) and a
 // 32-bit mask of the owners of used ranges (guides guest teardown). Linux keeps free and used
@@ -20,10 +24,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "base/address.hpp"
 #include "base/block_pool.hpp"
 #include "base/btree.hpp"
+#include "base/flat_map.hpp"
 #include "base/guest_id.hpp"
 #include "base/result.hpp"
 
@@ -156,6 +162,10 @@ struct VaTreeTraits {
 class VaAllocator {
  public:
   using Tree = BTree<VaTreeTraits>;
+  // Entries held inline before the tree takes over (4.5 KiB): about 100 used ranges with their
+  // free gaps, where a list allocator is at its best.
+  static constexpr uint32_t kFlatCapacity = 192;
+  using Flat = FlatMap<VaTreeTraits, kFlatCapacity>;
 
   // Bytes of pool per range: the worst case is Tree::max_blocks(n) blocks of 512 bytes for n
   // entries (at most n / 6 of them) plus 63 bytes of alignment; 88 covers it for every n (checked
@@ -225,12 +235,15 @@ class VaAllocator {
   // Calls visit(const VaRange&) for each used range in address order.
   template <typename Visitor>
   void for_each_used(Visitor&& visit) const {
-    tree_.for_each([&](uint64_t start, const VaEntry& entry) {
-      if (!entry.is_free()) visit(range_of(start, entry));
+    with_store([&](const auto& store) {
+      store.for_each([&](uint64_t start, const VaEntry& entry) {
+        if (!entry.is_free()) visit(range_of(start, entry));
+      });
     });
   }
 
   VaStats stats() const;
+  bool uses_tree() const { return !small_; }  // false while the ranges fit the inline array
   VirtAddr base() const { return base_; }
   Size window_size() const { return window_; }
 
@@ -239,80 +252,115 @@ class VaAllocator {
   bool audit() const;
 
  private:
+  template <typename Store>
   struct Placement {
     bool found = false;
     uint64_t block_start = 0;  // the free range that will hold the allocation
     uint64_t block_end = 0;
-    uint64_t start = 0;  // where in it
-    Tree::Cursor at;     // the block's entry, so carving needs no second search
+    uint64_t start = 0;         // where in it
+    typename Store::Cursor at;  // the block's entry, so carving needs no second search
   };
+
+  // Runs f on whichever store holds the ranges now (f is generic over Flat and Tree).
+  template <typename F>
+  decltype(auto) with_store(F&& f) {
+    return small_ ? f(flat_) : f(tree_);
+  }
+  template <typename F>
+  decltype(auto) with_store(F&& f) const {
+    return small_ ? f(flat_) : f(tree_);
+  }
 
   static VaRange range_of(uint64_t start, const VaEntry& entry);
   static Status check_request(Size size, const AllocationRequest& request);
 
-  Placement lowest_fit(uint64_t span, uint64_t alignment) const;
-  Placement exact_first_fit(uint64_t span, uint64_t alignment) const;
-  bool used_range_at(uint64_t start, Tree::Cursor* at) const;
-  Result<VirtAddr> carve(Placement& where, uint64_t span, const AllocationRequest& request);
-  void release_range(Tree::Cursor& at);
+  template <typename Store>
+  Placement<Store> lowest_fit(const Store& store, uint64_t span, uint64_t alignment) const;
+  template <typename Store>
+  Placement<Store> exact_first_fit(const Store& store, uint64_t span, uint64_t alignment) const;
+  template <typename Store>
+  Result<VirtAddr> allocate_in(Store& store, Size size, const AllocationRequest& request);
+  template <typename Store>
+  Result<VirtAddr> allocate_at_in(Store& store, VirtAddr start, Size size, const AllocationRequest& request);
+  template <typename Store>
+  bool used_range_at(const Store& store, uint64_t start, typename Store::Cursor* at) const;
+  template <typename Store>
+  Result<VirtAddr> carve(Store& store, Placement<Store>& where, uint64_t span, const AllocationRequest& request);
+  template <typename Store>
+  void release_range(Store& store, typename Store::Cursor& at);
+  template <typename Store>
+  bool first_used_of(const Store& store, GuestId owner, typename Store::Cursor* at) const;
+  template <typename Store>
+  OwnerSpan plan_span_in(const Store& store, GuestId owner, size_t budget) const;
+  template <typename Store>
+  bool audit_tiling(const Store& store) const;
 
-  size_t available_nodes() const { return capacity_ - tree_.size(); }
-  bool first_used_of(GuestId owner, Tree::Cursor* at) const;
-  // Where a span of `owner` starts: the free range before its first used range, or that range.
-  bool span_start_of(GuestId owner, Tree::Cursor* at) const;
-  // Moves `at` to the entry that starts at `key` after an erase (which may have rebalanced).
-  void reposition(Tree::Cursor* at, bool rebalanced, uint64_t key) const;
-  bool audit_tiling() const;
+  // The tree takes over when a carve finds the array full (before it changes anything); the array
+  // takes back a tree that has shrunk to a quarter of its capacity. Both keep every range as it was.
+  void settle();
+  void move_to_tree();
+  void move_to_flat();
 
+  size_t entries() const { return small_ ? flat_.size() : tree_.size(); }
+  size_t available_nodes() const { return capacity_ - entries(); }
+
+  Flat flat_;
   Tree tree_;
   BlockPool pool_;
+  Node* nodes_ = nullptr;
   VirtAddr base_;
   Size window_;
   uint64_t bytes_in_use_ = 0;
   size_t used_ranges_ = 0;
   size_t capacity_ = 0;  // ranges the pool may hold (node_count)
+  bool small_ = true;    // the ranges live in flat_ (else in tree_)
   bool initialised_ = false;
 };
 
 template <typename Visitor>
 size_t VaAllocator::release_span_of(GuestId owner, const OwnerSpan& span, Visitor&& visit) {
-  Tree::Cursor at;
-  if (!initialised_ || span.ranges == 0 || !tree_.find_le(span.last.value - 1, &at)) return 0;
-  // Erased from the last entry back, each erase takes its leaf's last entry: nothing shifts.
-  uint64_t span_end = span.last.value;
-  Tree::Cursor after = at;
-  if (tree_.next(&after) && tree_.value(after).is_free()) {
-    at = after;
-    span_end = tree_.key(after) + tree_.value(after).size();
-  }
-  uint64_t span_start = span_end;
-  size_t released = 0;
-  for (bool more = true; more;) {
-    const uint64_t key = tree_.key(at);
-    const VaEntry entry = tree_.value(at);
-    const bool mine = !entry.is_free() && entry.owner() == owner.value;
-    if (!entry.is_free() && !mine) break;  // before the span: another owner's range
-    if (key < span.first.value && mine) break;
-    if (mine) {
-      visit(range_of(key, entry));
-      bytes_in_use_ -= entry.size();
-      --used_ranges_;
-      ++released;
+  if (!initialised_ || span.ranges == 0) return 0;
+  const size_t released = with_store([&](auto& store) -> size_t {
+    typename std::remove_reference_t<decltype(store)>::Cursor at;
+    if (!store.find_le(span.last.value - 1, &at)) return 0;
+    // Erased from the last entry back, each erase takes its leaf's last entry: nothing shifts.
+    uint64_t span_end = span.last.value;
+    auto after = at;
+    if (store.next(&after) && store.value(after).is_free()) {
+      at = after;
+      span_end = store.key(after) + store.value(after).size();
     }
-    span_start = key;
-    const bool rebalanced = tree_.erase(at);
-    // The free range before the first used one joins the span, and ends it.
-    more = key > span.first.value || (key == span.first.value && key > base_.value);
-    if (more) more = rebalanced ? tree_.find_le(key - 1, &at) : tree_.prev(&at);
-    if (more && key <= span.first.value) {
-      if (!tree_.value(at).is_free()) break;
-      span_start = tree_.key(at);
-      (void)tree_.erase(at);
-      break;
+    uint64_t span_start = span_end;
+    size_t count = 0;
+    for (bool more = true; more;) {
+      const uint64_t key = store.key(at);
+      const VaEntry entry = store.value(at);
+      const bool mine = !entry.is_free() && entry.owner() == owner.value;
+      if (!entry.is_free() && !mine) break;  // before the span: another owner's range
+      if (key < span.first.value && mine) break;
+      if (mine) {
+        visit(range_of(key, entry));
+        bytes_in_use_ -= entry.size();
+        --used_ranges_;
+        ++count;
+      }
+      span_start = key;
+      const bool rebalanced = store.erase(at);
+      // The free range before the first used one joins the span, and ends it.
+      more = key > span.first.value || (key == span.first.value && key > base_.value);
+      if (more) more = rebalanced ? store.find_le(key - 1, &at) : store.prev(&at);
+      if (more && key <= span.first.value) {
+        if (!store.value(at).is_free()) break;
+        span_start = store.key(at);
+        (void)store.erase(at);
+        break;
+      }
     }
-  }
-  // The span's entries came out, so a block is there for this one.
-  (void)tree_.insert(span_start, VaEntry::free_range(span_end - span_start));
+    // The span's entries came out, so there is room (a block, or a slot) for this one.
+    (void)store.insert(span_start, VaEntry::free_range(span_end - span_start));
+    return count;
+  });
+  settle();
   return released;
 }
 

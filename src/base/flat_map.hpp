@@ -1,0 +1,179 @@
+// base/flat_map: a small sorted map in one fixed inline array, with BTree's interface.
+//
+// Why: a structure that holds tens of entries is dominated by constant costs, not by log n. A
+// B+tree's descent, its node upkeep and the aggregates it refreshes on every change cost more
+// than scanning and shifting one contiguous array of that size, which the cache and the
+// prefetcher serve well. A FlatMap therefore stands in for a BTree while a user's entries are few
+// (see mm/va_allocator), answering the same calls: the same Traits, cursors, searches (a
+// find_first scans entries in key order and has no aggregates to prune by), insert and erase.
+// Every call is O(kCapacity) at worst, and kCapacity is a compile-time constant.
+//
+// Keys and values are kept in separate arrays so that a binary search touches keys only. Not
+// thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace teemm {
+
+template <typename Traits, uint32_t Capacity>
+class FlatMap {
+ public:
+  using Key = typename Traits::Key;
+  using Value = typename Traits::Value;
+  using Agg = typename Traits::Agg;
+  static constexpr uint32_t kCapacity = Capacity;
+
+  // An entry's position; insert and erase invalidate cursors after the position they touch.
+  struct Cursor {
+    uint32_t index = 0;
+  };
+
+  FlatMap() = default;
+  FlatMap(const FlatMap&) = delete;
+  FlatMap& operator=(const FlatMap&) = delete;
+
+  void clear() { count_ = 0; }
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+
+  const Key& key(const Cursor& at) const { return keys_[at.index]; }
+  Value& value(const Cursor& at) { return values_[at.index]; }
+  const Value& value(const Cursor& at) const { return values_[at.index]; }
+
+  Agg total() const {
+    Agg agg{};
+    for (uint32_t i = 0; i < count_; ++i) agg = Traits::combine(agg, Traits::entry_agg(keys_[i], values_[i]));
+    return agg;
+  }
+
+  // The last entry whose key is <= `query`; false when there is none.
+  bool find_le(const Key& query, Cursor* at) const {
+    const uint32_t above = upper_bound(query);
+    if (above == 0) return false;
+    at->index = above - 1;
+    return true;
+  }
+
+  // As BTree's: the first entry in key order passing entry_ok (and in_range). agg_ok is accepted
+  // for the same call shape; with no subtrees there is nothing for it to prune.
+  template <typename AggOk, typename EntryOk>
+  bool find_first(AggOk agg_ok, EntryOk entry_ok, Cursor* at) const {
+    return find_first_in(
+        agg_ok, entry_ok, [](const Key&) { return true; }, at);
+  }
+  // Entries are tested eight at a time into a bit mask, with one branch per eight rather than a
+  // hard-to-predict branch per entry (as BTree does per node); the predicates should be
+  // branch-free for that to pay.
+  template <typename AggOk, typename EntryOk, typename InRange>
+  bool find_first_in(AggOk, EntryOk entry_ok, InRange in_range, Cursor* at) const {
+    for (uint32_t base = 0; base < count_; base += kChunk) {
+      uint32_t mask = 0;
+      uint32_t outside = 0;  // entries past the range (a suffix of the key order) or the count
+      for (uint32_t j = 0; j < kChunk; ++j) {
+        const uint32_t i = base + j < kCapacity ? base + j : kCapacity - 1;
+        mask |= static_cast<uint32_t>(entry_ok(keys_[i], values_[i])) << j;
+        outside |= static_cast<uint32_t>((base + j >= count_) | !in_range(keys_[i])) << j;
+      }
+      // Entries at and after the first outside one do not count.
+      mask &= outside ? (1u << __builtin_ctz(outside)) - 1 : ~0u;
+      if (mask) {
+        at->index = base + static_cast<uint32_t>(__builtin_ctz(mask));
+        return true;
+      }
+      if (outside) return false;
+    }
+    return false;
+  }
+
+  bool first(Cursor* at) const {
+    at->index = 0;
+    return count_ != 0;
+  }
+  bool next(Cursor* at) const {
+    if (at->index + 1 >= count_) return false;
+    ++at->index;
+    return true;
+  }
+  bool prev(Cursor* at) const {
+    if (at->index == 0) return false;
+    --at->index;
+    return true;
+  }
+
+  template <typename Visitor>
+  void for_each(Visitor&& visit) const {
+    for (uint32_t i = 0; i < count_; ++i) visit(keys_[i], values_[i]);
+  }
+
+  // Adds an entry after any equal keys; false when the map is full.
+  bool insert(const Key& new_key, const Value& new_value) {
+    return insert_at(upper_bound(new_key), new_key, new_value);
+  }
+
+  // The same when the caller knows the place: right after the entry at `at`, whose key must be
+  // below new_key and whose successor's above it (unchecked; audit sees a misplaced key).
+  bool insert_after(const Cursor& at, const Key& new_key, const Value& new_value) {
+    return insert_at(at.index + 1, new_key, new_value);
+  }
+
+  // Removes the entry at `at`. Entries before it stay where they are, so, in BTree's terms,
+  // nothing is ever rebalanced: the answer is always false.
+  bool erase(const Cursor& at) {
+    for (uint32_t i = at.index; i + 1 < count_; ++i) {
+      keys_[i] = keys_[i + 1];
+      values_[i] = values_[i + 1];
+    }
+    --count_;
+    return false;
+  }
+
+  // Values carry no aggregates here: nothing to recompute after a caller edits one.
+  void refresh(const Cursor&) {}
+
+  // Keys strictly increasing, count within capacity.
+  bool audit() const {
+    if (count_ > kCapacity) return false;
+    for (uint32_t i = 1; i < count_; ++i) {
+      if (!Traits::less(keys_[i - 1], keys_[i])) return false;
+    }
+    return true;
+  }
+
+ private:
+  bool insert_at(uint32_t position, const Key& new_key, const Value& new_value) {
+    if (count_ == kCapacity) return false;
+    for (uint32_t i = count_; i > position; --i) {
+      keys_[i] = keys_[i - 1];
+      values_[i] = values_[i - 1];
+    }
+    keys_[position] = new_key;
+    values_[position] = new_value;
+    ++count_;
+    return true;
+  }
+
+  // How many keys are <= query (the insert position after equal keys). Branch-free halving: the
+  // compiler turns the select into a conditional move, so a random query costs no mispredicted
+  // branch per step.
+  uint32_t upper_bound(const Key& query) const {
+    if (count_ == 0) return 0;
+    const Key* base = keys_;
+    for (uint32_t length = count_; length > 1;) {
+      const uint32_t half = length / 2;
+      base = Traits::less(query, base[half]) ? base : base + half;
+      length -= half;
+    }
+    return static_cast<uint32_t>(base - keys_) + static_cast<uint32_t>(!Traits::less(query, *base));
+  }
+
+  static constexpr uint32_t kChunk = 8;
+
+  uint32_t count_ = 0;
+  // Initialised, because find_first_in reads whole chunks, past count_ too (and masks them off).
+  Key keys_[kCapacity]{};
+  Value values_[kCapacity]{};
+};
+
+}  // namespace teemm

@@ -1,0 +1,121 @@
+// base/flat_map against std::map: the same answers as BTree gives for the calls its users make.
+#include "base/flat_map.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <iterator>
+#include <map>
+#include <random>
+
+namespace teemm {
+namespace {
+
+struct SumAggregate {
+  uint64_t sum = 0;
+  bool operator==(const SumAggregate&) const = default;
+};
+
+struct Traits {
+  using Key = uint64_t;
+  using Value = uint64_t;
+  using Agg = SumAggregate;
+  static bool less(Key a, Key b) { return a < b; }
+  static Agg entry_agg(Key, const Value& value) { return Agg{value}; }
+  static Agg combine(const Agg& a, const Agg& b) { return Agg{a.sum + b.sum}; }
+};
+using Map = FlatMap<Traits, 48>;
+
+TEST(FlatMap, RefusesAnInsertWhenFullAndChangesNothing) {
+  Map map;
+  for (uint64_t k = 0; k < Map::kCapacity; ++k) ASSERT_TRUE(map.insert(k * 2, k));
+  EXPECT_FALSE(map.insert(7, 7));
+  Map::Cursor at;
+  ASSERT_TRUE(map.first(&at));
+  EXPECT_FALSE(map.insert_after(at, 1, 1));
+  EXPECT_EQ(map.size(), Map::kCapacity);
+  EXPECT_TRUE(map.audit());
+  ASSERT_TRUE(map.find_le(7, &at));
+  EXPECT_EQ(map.key(at), 6u);
+}
+
+// Random inserts (some through insert_after), erases and searches against a std::map.
+TEST(FlatMap, AgreesWithAStdMap) {
+  std::mt19937_64 rng(3);
+  Map map;
+  std::map<uint64_t, uint64_t> model;
+  auto below = [&](uint64_t bound) { return rng() % bound; };
+  for (int step = 0; step < 100000; ++step) {
+    const uint64_t op = below(10);
+    const uint64_t key = below(200);
+    Map::Cursor at;
+    if (op < 4) {
+      const bool room = model.size() < Map::kCapacity;
+      if (model.count(key)) continue;
+      // Through insert_after when the key's predecessor is known and the next key is above it.
+      const bool hinted = map.find_le(key, &at) && below(2) == 0;
+      ASSERT_EQ(hinted ? map.insert_after(at, key, key * 3) : map.insert(key, key * 3), room);
+      if (room) model[key] = key * 3;
+    } else if (op < 7) {
+      if (map.find_le(key, &at)) {
+        model.erase(map.key(at));
+        EXPECT_FALSE(map.erase(at));  // never "rebalanced": cursors before it stay valid
+      }
+    } else if (op < 9) {
+      const auto it = model.upper_bound(key);
+      const bool found = map.find_le(key, &at);
+      ASSERT_EQ(found, it != model.begin());
+      if (found) {
+        ASSERT_EQ(map.key(at), std::prev(it)->first);
+        ASSERT_EQ(map.value(at), std::prev(it)->second);
+        Map::Cursor next = at;
+        const bool has_next = map.next(&next);
+        ASSERT_EQ(has_next, it != model.end());
+        if (has_next) {
+          ASSERT_EQ(map.key(next), it->first);
+        }
+        Map::Cursor prev = at;
+        const bool has_prev = map.prev(&prev);
+        ASSERT_EQ(has_prev, std::prev(it) != model.begin());
+        if (has_prev) {
+          ASSERT_EQ(map.key(prev), std::prev(std::prev(it))->first);
+        }
+      }
+    } else {
+      // The first key divisible by `d` and below `limit`: find_first_in with a range.
+      const uint64_t d = 2 + below(9);
+      const uint64_t limit = below(220);
+      uint64_t expected = ~uint64_t{0};
+      for (const auto& [k, v] : model) {
+        if (k >= limit) break;
+        if (k % d == 0) {
+          expected = k;
+          break;
+        }
+      }
+      const bool found =
+          map.find_first_in([](const SumAggregate&) { return true; }, [d](uint64_t k, uint64_t) { return k % d == 0; },
+                            [limit](uint64_t k) { return k < limit; }, &at);
+      ASSERT_EQ(found, expected != ~uint64_t{0}) << "step " << step;
+      if (found) {
+        ASSERT_EQ(map.key(at), expected);
+      }
+    }
+    ASSERT_TRUE(map.audit());
+    ASSERT_EQ(map.size(), model.size());
+  }
+  uint64_t sum = 0;
+  for (const auto& [k, v] : model) sum += v;
+  EXPECT_EQ(map.total().sum, sum);
+  auto it = model.begin();
+  map.for_each([&](uint64_t k, uint64_t v) {
+    ASSERT_NE(it, model.end());
+    EXPECT_EQ(k, it->first);
+    EXPECT_EQ(v, it->second);
+    ++it;
+  });
+  EXPECT_EQ(it, model.end());
+}
+
+}  // namespace
+}  // namespace teemm
