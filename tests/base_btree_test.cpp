@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <set>
@@ -184,6 +185,76 @@ TEST(BTreeDenseAppends, ChurnKeepsTheInvariantsAndTheBlockBound) {
   EXPECT_TRUE(f.tree.audit());
   EXPECT_EQ(f.tree.blocks(), 0u);
   EXPECT_EQ(f.pool.in_use(), 0u);
+}
+
+// rewrite_all against a model: filters of every density and a merge of neighbours, on trees of
+// every height from the inline root up; the result is a valid tree holding exactly what was
+// emitted, packed (within max_blocks), with every block it dropped back in the pool.
+TEST(BTreeDenseAppends, RewriteAllReplacesTheEntriesInOnePass) {
+  std::mt19937_64 rng(41);
+  for (size_t size : {0, 1, 14, 15, 16, 40, 300, 301, 5000, 40000}) {
+    for (int variant = 0; variant < 5; ++variant) {
+      DenseFixture f;
+      std::vector<uint64_t> keys;
+      for (size_t i = 0; i < size; ++i) keys.push_back(rng() >> 2);
+      std::sort(keys.begin(), keys.end());
+      keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+      std::shuffle(keys.begin(), keys.end(), rng);  // random inserts: a tree of mixed fill
+      for (uint64_t k : keys) ASSERT_TRUE(f.tree.insert(k, k));
+      std::sort(keys.begin(), keys.end());
+      std::vector<std::pair<uint64_t, uint64_t>> expected;
+      if (variant < 4) {  // keep every key of a residue: none, a tenth, a half, all
+        const uint64_t modulus[] = {1, 10, 2, 1};
+        for (uint64_t k : keys) {
+          if (variant != 0 && k % modulus[variant] == 0) expected.push_back({k, k});
+        }
+        f.tree.rewrite_all(
+            [&](uint64_t k, uint64_t v, auto emit) {
+              if (variant != 0 && k % modulus[variant] == 0) emit(k, v);
+            },
+            [](auto) {});
+      } else {  // merge runs of four neighbours into their first key, holding their sum
+        for (size_t i = 0; i < keys.size(); i += 4) {
+          uint64_t sum = 0;
+          for (size_t j = i; j < std::min(keys.size(), i + 4); ++j) sum += keys[j];
+          expected.push_back({keys[i], sum});
+        }
+        size_t seen = 0;
+        uint64_t first = 0;
+        uint64_t sum = 0;
+        f.tree.rewrite_all(
+            [&](uint64_t k, uint64_t v, auto emit) {
+              if (seen % 4 == 0) first = k;
+              sum += v;
+              if (++seen % 4 == 0) {
+                emit(first, sum);
+                sum = 0;
+              }
+            },
+            [&](auto emit) {
+              if (seen % 4 != 0) emit(first, sum);
+            });
+      }
+      ASSERT_TRUE(f.tree.audit()) << size << " variant " << variant;
+      std::vector<std::pair<uint64_t, uint64_t>> got;
+      f.tree.for_each([&](uint64_t k, uint64_t v) { got.push_back({k, v}); });
+      ASSERT_EQ(got, expected) << size << " variant " << variant;
+      EXPECT_EQ(f.tree.size(), expected.size());
+      EXPECT_LE(f.tree.blocks(), DenseTree::max_blocks(expected.size()));
+      EXPECT_EQ(f.pool.in_use(), f.tree.blocks());
+      // The tree goes on working: inserts and erases after a rewrite keep it valid.
+      for (int i = 0; i < 200; ++i) {
+        const uint64_t k = rng() >> 2;
+        DenseTree::Cursor at;
+        if (i % 2 == 0 || !f.tree.find_le(k, &at)) {
+          ASSERT_TRUE(f.tree.insert(k | 1, k));
+        } else {
+          f.tree.erase(at);
+        }
+      }
+      ASSERT_TRUE(f.tree.audit()) << size << " variant " << variant;
+    }
+  }
 }
 
 }  // namespace

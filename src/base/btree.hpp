@@ -322,6 +322,22 @@ class BTree {
     return structure_top != height_ + 1;
   }
 
+  // Replaces every entry, in one pass over the leaves and one over each level above them:
+  // rewrite(key, value, emit) sees each entry in key order and calls emit(key, value) for none or
+  // more entries of the new tree; finish(emit) is called once at the end. What is emitted must be
+  // in strictly increasing key order and never outnumber the entries seen so far (a filter, or a
+  // merge of neighbours), because it is written into the leaves already read. O(n + blocks), where
+  // k erases cost O(k log n): the better choice when k is a fair share of n. Nodes come out packed
+  // full, the right edge holding the rest, so only dense-fill trees offer it.
+  template <typename Rewrite, typename Finish>
+  void rewrite_all(Rewrite rewrite, Finish finish) {
+    static_assert(kDenseFill, "packed nodes rely on the right edge's relaxed minimum");
+    if (height_ == 0) return rewrite_root_leaf(rewrite, finish);
+    size_t nodes = rewrite_leaves(rewrite, finish);
+    for (uint32_t level = height_; level-- > 1;) nodes = repack_level(level, nodes);
+    repack_root(nodes);
+  }
+
   // Recomputes aggregates above `at` after the caller changed its value (never its key).
   void refresh(const Cursor& at) { refresh_from(at, height_ + 1); }
 
@@ -353,6 +369,134 @@ class BTree {
       level = (level - 2) / kInnerMin + 1;
     }
     return total;
+  }
+
+  template <typename Rewrite, typename Finish>
+  void rewrite_root_leaf(Rewrite& rewrite, Finish& finish) {
+    const Leaf old = *leaf(root());
+    Leaf* node = init_leaf(root());
+    auto emit = [&](const Key& k, const Value& v) { leaf_put(node, node->count, k, v); };
+    for (uint32_t i = 0; i < old.count; ++i) rewrite(old.keys[i], old.values[i], emit);
+    finish(emit);
+    count_ = node->count;
+  }
+
+  // Streams the entries through `rewrite` into the leaves from the first on, each filled before
+  // the next; the write position never passes the read one (see rewrite_all), and a leaf's count
+  // changes only once the read has left it. Frees the leaves left over; returns how many remain.
+  template <typename Rewrite, typename Finish>
+  size_t rewrite_leaves(Rewrite& rewrite, Finish& finish) {
+    Cursor read;
+    Cursor write;
+    (void)first(&read);
+    write = read;
+    Leaf* target = leaf(write.nodes[height_]);
+    uint32_t filled = 0;
+    size_t leaves = 1;
+    count_ = 0;
+    auto emit = [&](const Key& k, const Value& v) {
+      if (filled == kLeafCap) {
+        target->count = kLeafCap;
+        (void)next_node(&write, height_);
+        target = leaf(write.nodes[height_]);
+        filled = 0;
+        ++leaves;
+      }
+      target->keys[filled] = k;
+      target->values[filled] = v;
+      ++filled;
+      ++count_;
+    };
+    for (bool more = true; more; more = next_node(&read, height_)) {
+      const Leaf* source = leaf(read.nodes[height_]);
+      const uint32_t count = source->count;  // the leaf's own count stays until the read leaves it
+      for (uint32_t i = 0; i < count; ++i) {
+        const Key k = source->keys[i];  // copies: emit may overwrite the slot
+        const Value v = source->values[i];
+        rewrite(k, v, emit);
+      }
+    }
+    finish(emit);
+    target->count = filled;
+    for (uint32_t i = filled; i < kLeafCap; ++i) target->keys[i] = Traits::kMaxKey;
+    while (next_node(&write, height_)) free_block(write.nodes[height_], true);
+    return leaves;
+  }
+
+  // Packs the first `children` nodes of level + 1 (in order) into the nodes of `level`, full
+  // from the first on, as the leaves were; frees the nodes of `level` left over. A last node left
+  // with one child takes one more from its neighbour (the right edge's minimum is two). Returns
+  // how many nodes remain.
+  size_t repack_level(uint32_t level, size_t children) {
+    Cursor read;
+    Cursor write;
+    first_node(&read, level);
+    write = read;
+    Inner* target = inner(write.nodes[level]);
+    Inner* before = nullptr;
+    size_t nodes = 1;
+    uint32_t filled = 0;
+    size_t taken = 0;
+    for (bool more = true; more && taken < children; more = next_node(&read, level)) {
+      const Inner* source = inner(read.nodes[level]);
+      for (uint32_t i = 0; i < source->count && taken < children; ++i, ++taken) {
+        void* child = source->children[i];
+        if (filled == kInnerCap) {
+          seal_inner(target, filled);
+          before = target;
+          (void)next_node(&write, level);
+          target = inner(write.nodes[level]);
+          ++nodes;
+          filled = 0;
+        }
+        target->children[filled] = child;
+        set_slot(target, filled, child, level + 1);
+        ++filled;
+      }
+    }
+    seal_inner(target, filled);
+    if (filled == 1 && before) move_entries(before, kInnerCap - 1, 1, target, 0, false);
+    while (next_node(&write, level)) free_block(write.nodes[level], false);
+    return nodes;
+  }
+
+  // The root keeps the first `children` of its children; a root left with one child hands over
+  // to it, as often as that happens (a level always keeps at least one node).
+  void repack_root(size_t children) {
+    Inner* top = inner(root());
+    for (uint32_t i = 0; i < children; ++i) set_slot(top, i, top->children[i], 1);
+    seal_inner(top, static_cast<uint32_t>(children));
+    while (height_ > 0 && inner(root())->count == 1) shrink_root();
+  }
+
+  static void seal_inner(Inner* node, uint32_t count) {
+    node->count = count;
+    for (uint32_t i = count; i < kInnerCap; ++i) {
+      node->keys[i] = Traits::kMaxKey;
+      node->aggs[i] = Agg{};
+    }
+  }
+
+  // The path to the first node of `level`; then the next node of that level, in key order.
+  void first_node(Cursor* at, uint32_t level) const {
+    at->nodes[0] = const_cast<unsigned char*>(root_storage_);
+    for (uint32_t l = 0; l < level; ++l) {
+      at->index[l] = 0;
+      at->nodes[l + 1] = inner(at->nodes[l])->children[0];
+    }
+  }
+  bool next_node(Cursor* at, uint32_t level) const {
+    uint32_t l = level;
+    do {
+      if (l == 0) return false;
+      --l;
+    } while (at->index[l] + 1 >= inner(at->nodes[l])->count);
+    ++at->index[l];
+    for (; l < level; ++l) {
+      at->nodes[l + 1] = inner(at->nodes[l])->children[at->index[l]];
+      if (l + 1 < level) at->index[l + 1] = 0;
+    }
+    return true;
   }
 
   // The leaf at `at` is full: make room by moving some of its entries into a sibling that has

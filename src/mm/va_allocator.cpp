@@ -301,10 +301,18 @@ void VaAllocator::release_range(Store& store, typename Store::Cursor& at) {
   store.refresh(at);
 }
 
+// One range at a time (a descent and a coalescing free each) while the owner's ranges look few;
+// once they have come to a 64th of the tree, the rest go in one pass over it (rewrite_all), whose
+// O(n) then costs about what the descents so far did. Either way the total stays within a small
+// factor of the better of O(k log n) and O(n).
 size_t VaAllocator::free_all_of(GuestId owner) {
   if (!initialised_) return 0;
   size_t released = 0;
   for (bool more = true; more;) {
+    if (!small_ && released > 0 && released >= tree_.size() / kOnePassShare) {
+      released += release_all_in_one_pass(owner);
+      break;
+    }
     more = with_store([&](auto& store) {
       typename std::remove_reference_t<decltype(store)>::Cursor at;
       if (!first_used_of(store, owner, &at)) return false;
@@ -314,6 +322,40 @@ size_t VaAllocator::free_all_of(GuestId owner) {
     if (more) ++released;
   }
   settle();
+  return released;
+}
+
+// Every range of `owner` becomes free space, merged with the free ranges around it.
+size_t VaAllocator::release_all_in_one_pass(GuestId owner) {
+  size_t released = 0;
+  bool pending = false;  // a run of free space not yet written out
+  uint64_t pending_start = 0;
+  uint64_t pending_size = 0;
+  auto flush = [&](auto& emit) {
+    if (pending) emit(pending_start, VaEntry::free_range(pending_size));
+    pending = false;
+  };
+  tree_.rewrite_all(
+      [&](uint64_t start, const VaEntry& entry, auto emit) {
+        const bool mine = !entry.is_free() && entry.owner() == owner.value;
+        if (mine) {
+          bytes_in_use_ -= entry.size();
+          --used_ranges_;
+          ++released;
+        }
+        if (!entry.is_free() && !mine) {
+          flush(emit);
+          emit(start, entry);
+          return;
+        }
+        if (!pending) {
+          pending = true;
+          pending_start = start;
+          pending_size = 0;
+        }
+        pending_size += entry.size();
+      },
+      [&](auto emit) { flush(emit); });
   return released;
 }
 

@@ -298,6 +298,8 @@ class VaAllocator {
   // The tree takes over when a carve finds the array full (before it changes anything); the array
   // takes back a tree that has shrunk to a quarter of its capacity. Both keep every range as it was.
   void settle();
+  size_t release_all_in_one_pass(GuestId owner);
+  static constexpr size_t kOnePassShare = 64;
   void move_to_tree();
   void move_to_flat();
 
