@@ -192,7 +192,7 @@ TEST(BTreeDenseAppends, ChurnKeepsTheInvariantsAndTheBlockBound) {
 // emitted, packed (within max_blocks), with every block it dropped back in the pool.
 TEST(BTreeDenseAppends, RewriteAllReplacesTheEntriesInOnePass) {
   std::mt19937_64 rng(41);
-  for (size_t size : {0, 1, 14, 15, 16, 40, 300, 301, 5000, 40000}) {
+  for (size_t size : {0, 1, 14, 15, 16, 40, 232, 300, 301, 5000, 40000}) {
     for (int variant = 0; variant < 5; ++variant) {
       DenseFixture f;
       std::vector<uint64_t> keys;

@@ -455,7 +455,17 @@ class BTree {
       }
     }
     seal_inner(target, filled);
-    if (filled == 1 && before) move_entries(before, kInnerCap - 1, 1, target, 0, false);
+    if (filled == 1 && before) {  // the neighbour is full: its last child moves over
+      constexpr uint32_t kLast = kInnerCap - 1;
+      target->keys[1] = target->keys[0];
+      target->aggs[1] = target->aggs[0];
+      target->children[1] = target->children[0];
+      target->keys[0] = before->keys[kLast];
+      target->aggs[0] = before->aggs[kLast];
+      target->children[0] = before->children[kLast];
+      target->count = 2;
+      seal_inner(before, kLast);
+    }
     while (next_node(&write, level)) free_block(write.nodes[level], false);
     return nodes;
   }
