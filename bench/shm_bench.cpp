@@ -2,6 +2,7 @@
 // address space, tables) with the normal world simulated: REGISTER_SHM of a 1 GiB buffer in two
 // shapes, UNREGISTER_SHM, the death of a guest holding 10k buffers, and a fast call's round trip.
 //   build/release/bench/teemm_bench --benchmark_filter='RegisterShm|UnregisterShm|GuestTeardown|SmcRoundTrip'
+// (GuestTeardownAmong: one guest's 10k buffers among 100k live ones.)
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -124,6 +125,44 @@ void GuestTeardown(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBuffers));
 }
 BENCHMARK(GuestTeardown)->Arg(0)->Arg(1)->ArgNames({"scattered"})->Unit(benchmark::kMicrosecond)->Iterations(20);
+
+// Issue 11's teardown among others: ten guests with 10k one-page buffers each, registered in
+// turn (so each guest's buffers interleave with the others'), and one of them dies.
+void GuestTeardownAmong(benchmark::State& state) {
+  constexpr uint64_t kGuests = 10;
+  constexpr uint64_t kPerGuest = 10000;
+  constexpr uint64_t kBuffers = kGuests * kPerGuest;
+  tool::SecureWorldOptions options;
+  options.config.virtualization = true;
+  options.objects = kBuffers + 16;
+  options.config.quota.buffers = kPerGuest;
+  auto nw = std::make_unique<NormalWorld>(options, 2 * kBuffers + 16, testing::large_qemu_virt_regions());
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (uint64_t g = 1; g <= kGuests; ++g) {
+      if (nw->smc(optee::kVmCreated, g).a[0] != optee::kReturnOk) std::abort();
+    }
+    for (uint64_t i = 0; i < kBuffers; ++i) {
+      const uint64_t buf_ptr =
+          tool::write_page_list(nw->world.ram(), NormalWorld::kLists, {kBufferBase + i * 2 * kPageSize});
+      tool::write_message(nw->world.ram(), NormalWorld::kArgs, NormalWorld::register_message(buf_ptr, 4096, i));
+      const uint64_t guest = 1 + i % kGuests;
+      if (nw->smc(optee::kCallWithArg, 0, NormalWorld::kArgs, 0, guest).a[0] != optee::kReturnOk) std::abort();
+    }
+    if (nw->world.dispatcher().objects().count() != kBuffers) std::abort();
+    state.ResumeTiming();
+    if (nw->smc(optee::kVmDestroyed, 1).a[0] != optee::kReturnOk) std::abort();
+    state.PauseTiming();
+    if (nw->world.dispatcher().objects().count() != kBuffers - kPerGuest) std::abort();
+    for (uint64_t g = 2; g <= kGuests; ++g) {
+      if (nw->smc(optee::kVmDestroyed, g).a[0] != optee::kReturnOk) std::abort();
+    }
+    state.ResumeTiming();
+  }
+  if (nw->world.dispatcher().address_space().shm_usage().ranges != 0) std::abort();
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kPerGuest));
+}
+BENCHMARK(GuestTeardownAmong)->Unit(benchmark::kMicrosecond)->Iterations(3);
 
 void SmcRoundTrip(benchmark::State& state) {
   NormalWorld nw;
