@@ -51,11 +51,12 @@ struct ContiguousOutput {
 struct PageListOutput {
   uint64_t input_start;
   const PhysAddr* pages;
-  uint64_t at(uint64_t input) const { return pages[(input - input_start) >> kPageShift].value; }
+  const PhysAddr* from(uint64_t input) const { return pages + ((input - input_start) >> kPageShift); }
+  uint64_t at(uint64_t input) const { return from(input)->value; }
   bool can_use_block(uint64_t input, uint64_t block_size) const {
     const uint64_t first = at(input);
     if ((first & (block_size - 1)) != 0) return false;
-    const PhysAddr* run = pages + ((input - input_start) >> kPageShift);
+    const PhysAddr* run = from(input);
     for (uint64_t i = 1, n = block_size >> kPageShift; i < n; ++i)
       if (run[i].value != first + (i << kPageShift)) return false;
     return true;
@@ -309,7 +310,8 @@ class TableEditor {
       uint64_t address = output.at(start);
       for (size_t i = 0; i < span.count; ++i, address += kPageSize) e[i] = page_bits | address;
     } else {
-      for (size_t i = 0; i < span.count; ++i) e[i] = page_bits | output.at(start + (uint64_t{i} << kPageShift));
+      const PhysAddr* pages = output.from(start);
+      for (size_t i = 0; i < span.count; ++i) e[i] = page_bits | pages[i].value;
     }
     live = static_cast<uint16_t>(live + span.count);
     table_.statistics_.leaves[kLastLevel] += span.count;
