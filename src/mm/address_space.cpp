@@ -98,6 +98,7 @@ Status AddressSpace::init(arm64::Stage1Table& table, const MemoryMap& map, const
   scratch_ = storage.page_scratch;
   scratch_count_ = storage.page_scratch_count;
   shm_pages_max_ = scratch_pages_for(map);
+  last_allowed_ = PolicyRange();  // empty: holds no list
   shm_attribute_bits_ =
       arm64::encode_leaf_attributes(arm64::Stage::kStage1, shared_memory_attributes(), table.regime());
   table_ = &table;
@@ -117,14 +118,18 @@ const PhysAddr* AddressSpace::copy_page_list(const PhysAddr* pages, uint64_t cou
 // Checks every page of a (secure) list and returns how many physically contiguous runs it has.
 // Usually the whole list lies inside one allowed range: one pass and one policy look-up then
 // clear every run at once. Otherwise each run is checked on its own, which also names the error.
-Result<uint64_t> AddressSpace::check_shared_pages(const PhysAddr* pages, uint64_t count) const {
+Result<uint64_t> AddressSpace::check_shared_pages(const PhysAddr* pages, uint64_t count) {
   const ListSummary list = summarise(pages, count);
-  const uint64_t output_limit = table_->raw().output_limit();
-  if (list.offset_bits == 0 && range_fits(list.highest, kPageSize, output_limit) &&
-      policy_.allowed_range(PhysAddr(list.lowest), Size(list.highest + kPageSize - list.lowest),
-                            PageUse::kSharedMemory))
-    return list.runs;
-  return check_runs(pages, count);
+  if (list.offset_bits != 0 || !range_fits(list.highest, kPageSize, table_->raw().output_limit()))
+    return check_runs(pages, count);
+  // Successive lists mostly come from the same allowed range: test the last one found first.
+  const uint64_t end = list.highest + kPageSize;
+  if (list.lowest >= last_allowed_.base && end <= last_allowed_.end) return list.runs;
+  const Result<PolicyRange> allowed =
+      policy_.allowed_range(PhysAddr(list.lowest), Size(end - list.lowest), PageUse::kSharedMemory);
+  if (!allowed) return check_runs(pages, count);
+  last_allowed_ = *allowed;
+  return list.runs;
 }
 
 Result<uint64_t> AddressSpace::check_runs(const PhysAddr* pages, uint64_t count) const {
