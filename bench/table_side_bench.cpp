@@ -2,7 +2,8 @@
 // (xlat_dynamic_baseline.hpp, dynamic regions in the manner of TF-A's xlat_tables_v2):
 //   - ShmMapUnmap/100: AddressSpace::map_shared of 16 non-contiguous pages + unmap_shared, with 100
 //     other live SHM mappings; XlatMapUnmap/100: add + remove of one 16-page dynamic region among
-//     100 live ones (the baseline can only map a contiguous range: it gets the easier job);
+//     100 live ones (a region is one contiguous range: the baseline's easier job), and
+//     XlatMapUnmapScattered/100 the same job as teemm's, 16 one-page regions;
 //   - UnmapBlocks: unmap of 1 GiB mapped with 2 MiB blocks (/0: one whole level-2 table, 1 GiB
 //     aligned; /1: 2 MiB past that, so two partly covered tables), 16 such per timed batch, the
 //     re-map of the batch untimed; `per_unmap` is the time of one. XlatUnmapBlocks: the baseline's
@@ -69,25 +70,51 @@ BENCHMARK(ShmMapUnmapIndexed)->Arg(100);
 constexpr uint64_t kXlatWindow = uint64_t{1} << 32;
 uint64_t xlat_region_va(uint64_t i) { return kXlatWindow + i * (kBufferPages + 1) * kPageSize; }
 
-void XlatMapUnmap(benchmark::State& state) {
+using XlatRegion = bench::XlatDynamicBaseline::Region;
+
+// `live` live regions of 16 contiguous pages, slot live / 2 left empty for the one under test.
+void add_live_regions(bench::XlatDynamicBaseline& xlat, uint64_t live, uint64_t attr) {
+  for (uint64_t i = 0; i <= live; ++i) {
+    const XlatRegion r{0x4400'0000 + i * 2 * kBufferPages * kPageSize, xlat_region_va(i), kBufferPages * kPageSize,
+                       attr};
+    if (i != live / 2 && xlat.add(r) != 0) std::abort();
+  }
+}
+
+// Adds and removes `regions` per iteration; the TLB count is per iteration.
+void xlat_map_unmap(benchmark::State& state, const std::vector<XlatRegion>& regions) {
   const uint64_t live = static_cast<uint64_t>(state.range(0));
-  bench::XlatDynamicBaseline xlat(live + 1, 16);
-  const uint64_t attr = arm64::encode_leaf_attributes(arm64::Stage::kStage1, mm::shared_memory_attributes());
-  auto region = [&](uint64_t slot) {
-    return bench::XlatDynamicBaseline::Region{0x4400'0000 + slot * 2 * kBufferPages * kPageSize, xlat_region_va(slot),
-                                              kBufferPages * kPageSize, attr};
-  };
-  for (uint64_t i = 0; i <= live; ++i)
-    if (i != live / 2 && xlat.add(region(i)) != 0) std::abort();
-  const bench::XlatDynamicBaseline::Region mine = region(live / 2);
+  bench::XlatDynamicBaseline xlat(live + regions.size(), 16);
+  add_live_regions(xlat, live, regions[0].attr);
   const uint64_t tlbi_before = xlat.tlb_invalidations();
   for (auto _ : state) {
-    if (xlat.add(mine) != 0 || xlat.remove(mine.base_va, mine.size) != 0) std::abort();
+    for (const XlatRegion& r : regions)
+      if (xlat.add(r) != 0) std::abort();
+    for (const XlatRegion& r : regions)
+      if (xlat.remove(r.base_va, r.size) != 0) std::abort();
   }
   state.counters["tlbi_per_op"] =
       static_cast<double>(xlat.tlb_invalidations() - tlbi_before) / static_cast<double>(state.iterations());
 }
+
+uint64_t shm_bits() { return arm64::encode_leaf_attributes(arm64::Stage::kStage1, mm::shared_memory_attributes()); }
+
+// The baseline's best case: the 16 pages physically contiguous, one region.
+void XlatMapUnmap(benchmark::State& state) {
+  const uint64_t slot = static_cast<uint64_t>(state.range(0)) / 2;
+  xlat_map_unmap(state, {XlatRegion{0x4800'0000, xlat_region_va(slot), kBufferPages * kPageSize, shm_bits()}});
+}
 BENCHMARK(XlatMapUnmap)->Arg(100);
+
+// ShmMapUnmap's own job: 16 separate pages, which the baseline can only map as 16 regions.
+void XlatMapUnmapScattered(benchmark::State& state) {
+  const uint64_t slot = static_cast<uint64_t>(state.range(0)) / 2;
+  std::vector<XlatRegion> regions;
+  for (const PhysAddr& page : scattered_pages(0x4800'0000))
+    regions.push_back(XlatRegion{page.value, xlat_region_va(slot) + regions.size() * kPageSize, kPageSize, shm_bits()});
+  xlat_map_unmap(state, regions);
+}
+BENCHMARK(XlatMapUnmapScattered)->Arg(100);
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
 constexpr uint64_t kBlockVa = uint64_t{8} << 30;
