@@ -120,10 +120,11 @@ class TableEditor {
   explicit TableEditor(TranslationTable& table) : table_(table), pool_(*table.pool_) {}
 
   // Both passes of a map. A range inside one existing level-3 table (a few pages: the usual
-  // shared buffer) is checked and written there directly, without walking each level twice.
+  // shared buffer) is checked and written there directly, without walking each level twice. A
+  // whole 2 MiB could be a block: the general path decides that.
   template <typename Output>
   Status map(uint64_t start, uint64_t end, const Output& output, uint64_t attribute_bits, bool allow_blocks) {
-    if (PhysAddr table; last_level_table(start, end, table)) {
+    if (PhysAddr table; end - start < level_block_size(2) && last_level_table(start, end, table)) {
       uint64_t* entries = pool_.entries(table);
       if (any_valid(entries, span_at(kLastLevel, start, end))) return Error::kAlreadyMapped;
       fill_pages(entries, pool_.live_entries(table), start, end, output, attribute_bits);
