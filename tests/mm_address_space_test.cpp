@@ -133,6 +133,27 @@ TEST(AddressSpace, ReleaseGuestFreesEverythingItOwnedAndNothingElse) {
   EXPECT_EQ(f.space.pa_index_stats().nodes_in_use, 0u);
 }
 
+// A list inside one allowed range is cleared in one pass; its runs are still counted exactly, and
+// a bad page anywhere still names its own error.
+TEST(AddressSpace, ListsCountTheirRunsWhicheverWayTheyAreChecked) {
+  AddressSpaceFixture f;
+  std::vector<PhysAddr> pages = contiguous(0x4500'0000, 3);          // run 1
+  pages.push_back(PhysAddr(0x4400'0000));                            // run 2, lower
+  for (PhysAddr p : contiguous(0x4600'0000, 2)) pages.push_back(p);  // run 3
+  const Result<VirtAddr> va = f.space.map_shared(GuestId(1), pages.data(), PageCount(pages.size()), 1);
+  ASSERT_TRUE(va);
+  EXPECT_EQ(f.space.pa_index_stats().runs, 3u);
+  for (size_t i = 0; i < pages.size(); ++i) EXPECT_EQ(*f.space.virt_to_phys(*va + PageCount(i).size()), pages[i]);
+  ASSERT_TRUE(f.space.unmap_shared(GuestId(1), *va));
+  pages[4] = PhysAddr(q::kNsecShmBase);  // the carve-out, between good pages
+  EXPECT_EQ(f.space.map_shared(GuestId(1), pages.data(), PageCount(pages.size()), 1).error(), Error::kForbiddenMemory);
+  pages[4] = PhysAddr(0x4600'0010);
+  EXPECT_EQ(f.space.map_shared(GuestId(1), pages.data(), PageCount(pages.size()), 1).error(), Error::kMisaligned);
+  EXPECT_EQ(f.space.shm_usage().ranges, 0u);
+  EXPECT_EQ(f.host.pool.used(), f.static_table_pages);
+  EXPECT_TRUE(f.space.audit());
+}
+
 TEST(AddressSpace, RefusalsChangeNothing) {
   AddressSpaceFixture f(512, 4096, 2);  // a PA index of two runs
   const std::vector<PhysAddr> scattered = {PhysAddr(0x4000'0000), PhysAddr(0x4800'0000), PhysAddr(0x4900'0000)};

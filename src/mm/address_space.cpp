@@ -13,6 +13,28 @@ uint64_t last_of_run(const PhysAddr* pages, uint64_t first, uint64_t count) {
   return last;
 }
 
+// What one pass over a page list finds: its lowest and highest page, the OR of every page's
+// offset bits (0: all aligned) and its number of physically contiguous runs.
+struct ListSummary {
+  uint64_t lowest;
+  uint64_t highest;
+  uint64_t offset_bits;
+  uint64_t runs;
+};
+
+ListSummary summarise(const PhysAddr* pages, uint64_t count) {
+  // Locals, not the struct's fields: the loop then keeps them in registers.
+  uint64_t lowest = pages[0].value, highest = lowest, bits = lowest, breaks = 0;
+  for (uint64_t i = 1; i < count; ++i) {
+    const uint64_t page = pages[i].value;
+    lowest = page < lowest ? page : lowest;
+    highest = page > highest ? page : highest;
+    bits |= page;
+    breaks += page != pages[i - 1].value + kPageSize ? 1 : 0;
+  }
+  return ListSummary{lowest, highest, bits & kPageMask, breaks + 1};
+}
+
 size_t free_nodes(const PaIndex& index) {
   const PaIndexStats stats = index.stats();
   return stats.node_capacity - stats.nodes_in_use;
@@ -75,6 +97,10 @@ Status AddressSpace::init(arm64::Stage1Table& table, const MemoryMap& map, const
     return s;
   scratch_ = storage.page_scratch;
   scratch_count_ = storage.page_scratch_count;
+  shm_pages_max_ = scratch_pages_for(map);
+  last_allowed_ = PolicyRange();  // empty: holds no list
+  shm_attribute_bits_ =
+      arm64::encode_leaf_attributes(arm64::Stage::kStage1, shared_memory_attributes(), table.regime());
   table_ = &table;
   map_ = &map;
   shm_entry_ = shm;
@@ -90,7 +116,23 @@ const PhysAddr* AddressSpace::copy_page_list(const PhysAddr* pages, uint64_t cou
 }
 
 // Checks every page of a (secure) list and returns how many physically contiguous runs it has.
-Result<uint64_t> AddressSpace::check_shared_pages(const PhysAddr* pages, uint64_t count) const {
+// Usually the whole list lies inside one allowed range: one pass and one policy look-up then
+// clear every run at once. Otherwise each run is checked on its own, which also names the error.
+Result<uint64_t> AddressSpace::check_shared_pages(const PhysAddr* pages, uint64_t count) {
+  const ListSummary list = summarise(pages, count);
+  if (list.offset_bits != 0 || !range_fits(list.highest, kPageSize, table_->raw().output_limit()))
+    return check_runs(pages, count);
+  // Successive lists mostly come from the same allowed range: test the last one found first.
+  const uint64_t end = list.highest + kPageSize;
+  if (list.lowest >= last_allowed_.base && end <= last_allowed_.end) return list.runs;
+  const Result<PolicyRange> allowed =
+      policy_.allowed_range(PhysAddr(list.lowest), Size(end - list.lowest), PageUse::kSharedMemory);
+  if (!allowed) return check_runs(pages, count);
+  last_allowed_ = *allowed;
+  return list.runs;
+}
+
+Result<uint64_t> AddressSpace::check_runs(const PhysAddr* pages, uint64_t count) const {
   const uint64_t output_limit = table_->raw().output_limit();
   uint64_t runs = 0;
   uint64_t allowed_start = 1, allowed_end = 0;  // none yet
@@ -120,7 +162,7 @@ Result<VirtAddr> AddressSpace::map_shared(GuestId owner, const PhysAddr* pages, 
   LockGuard guard(lock_);
   if (table_ == nullptr) return Error::kInvalidArgument;
   // Size before anything that costs per page: a list the reservation can never hold is refused at once.
-  if (count.pages > scratch_pages_for(*map_)) return Error::kNoVirtualSpace;
+  if (count.pages > shm_pages_max_) return Error::kNoVirtualSpace;
   if (count.pages > scratch_count_) return Error::kLimitReached;
   const PhysAddr* list = copy_page_list(pages, count.pages);
   const Result<uint64_t> runs = check_shared_pages(list, count.pages);
@@ -137,7 +179,7 @@ Result<VirtAddr> AddressSpace::map_shared(GuestId owner, const PhysAddr* pages, 
   if (count.pages >= kBlockSize / kPageSize && list[0].is_aligned(kBlockSize)) request.alignment = kBlockSize;
   const Result<VirtAddr> va = shm_.allocate(count.size(), request);
   if (!va) return va.error();
-  if (Status s = table_->map_pages(*va, list, count, shared_memory_attributes()); !s) {
+  if (Status s = table_->raw().map_pages(va->value, list, count.pages, shm_attribute_bits_); !s) {
     (void)shm_.free(*va);
     return s.error();
   }

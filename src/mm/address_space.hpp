@@ -162,7 +162,8 @@ class AddressSpace {
   Result<VirtAddr> ioremap_locked(GuestId owner, PhysAddr pa, Size size, bool secure);
   Result<VirtAddr> own_io_mapping_locked(GuestId owner, PhysAddr first, Size span, MemoryType type) const;
   const PhysAddr* copy_page_list(const PhysAddr* pages, uint64_t count);
-  Result<uint64_t> check_shared_pages(const PhysAddr* pages, uint64_t count) const;
+  Result<uint64_t> check_shared_pages(const PhysAddr* pages, uint64_t count);
+  Result<uint64_t> check_runs(const PhysAddr* pages, uint64_t count) const;
   static bool is_indexed(const VaRange& range) { return range.kind != VaRangeKind::kSharedMemoryUnindexed; }
   arm64::WalkResult walk_locked(VirtAddr va) const;
   Status insert_runs_locked(GuestId owner, VirtAddr va, const PhysAddr* pages, uint64_t count);
@@ -185,6 +186,10 @@ class AddressSpace {
   PagePolicy policy_;
   PhysAddr* scratch_ = nullptr;
   size_t scratch_count_ = 0;
+  // Fixed at init, so that map_shared looks neither the reservation up nor encodes per call.
+  size_t shm_pages_max_ = 0;
+  uint64_t shm_attribute_bits_ = 0;
+  PolicyRange last_allowed_;  // the shared-memory range the last list fell in (the policy is fixed)
   VaAllocator shm_;
   VaAllocator io_;
   PaIndex pa_index_;

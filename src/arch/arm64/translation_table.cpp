@@ -2,7 +2,10 @@
 //
 // Each public call runs twice over the range: a prepare pass that only reads (conflicts, mapped-ness,
 // how many table pages the call needs) and a commit pass that cannot fail, because everything it
-// needs was checked and counted first.
+// needs was checked and counted first. Two common shapes take one-pass loops inside that scheme: a
+// range inside one existing level-3 table (a small buffer) is checked and written there without
+// walking each level twice, and a run of whole blocks is checked and cleared with no per-entry
+// decisions (a whole table's worth then unlinks its table, released after the invalidation).
 #include "arch/arm64/translation_table.hpp"
 
 #include <type_traits>
@@ -48,11 +51,12 @@ struct ContiguousOutput {
 struct PageListOutput {
   uint64_t input_start;
   const PhysAddr* pages;
-  uint64_t at(uint64_t input) const { return pages[(input - input_start) >> kPageShift].value; }
+  const PhysAddr* from(uint64_t input) const { return pages + ((input - input_start) >> kPageShift); }
+  uint64_t at(uint64_t input) const { return from(input)->value; }
   bool can_use_block(uint64_t input, uint64_t block_size) const {
     const uint64_t first = at(input);
     if ((first & (block_size - 1)) != 0) return false;
-    const PhysAddr* run = pages + ((input - input_start) >> kPageShift);
+    const PhysAddr* run = from(input);
     for (uint64_t i = 1, n = block_size >> kPageShift; i < n; ++i)
       if (run[i].value != first + (i << kPageShift)) return false;
     return true;
@@ -71,12 +75,88 @@ uint64_t tables_to_split(unsigned level, uint64_t start, uint64_t end) {
   return tables;
 }
 
+// Entries [first, first + count) of a table, for the tight loops below.
+struct EntrySpan {
+  unsigned first;
+  unsigned count;
+};
+EntrySpan span_at(unsigned level, uint64_t start, uint64_t end) {
+  return {level_index(start, level), static_cast<unsigned>((end - start) >> level_shift(level))};
+}
+
+// True when [start, end) covers whole entries of a level-1 or level-2 table and every one of them
+// is a block: such a run is checked and cleared in one pass, with no per-entry decisions.
+bool whole_blocks(unsigned level, const uint64_t* entries, uint64_t start, uint64_t end) {
+  const uint64_t entry_mask = level_block_size(level) - 1;
+  if (((start | end) & entry_mask) != 0) return false;
+  const EntrySpan span = span_at(level, start, end);
+  const uint64_t* e = entries + span.first;
+  uint64_t not_block = 0;
+  for (size_t i = 0; i < span.count; ++i) not_block |= (e[i] & kDescriptorTypeMask) ^ kDescriptorBlock;
+  return not_block == 0;
+}
+
+// True when any of the entries is valid (a map may only write over invalid ones).
+bool any_valid(const uint64_t* entries, EntrySpan span) {
+  const uint64_t* e = entries + span.first;
+  uint64_t valid = 0;
+  for (size_t i = 0; i < span.count; ++i) valid |= e[i];
+  return (valid & kDescriptorValid) != 0;
+}
+
+// True when all of the entries are valid (an unmap must find everything mapped).
+bool all_valid(const uint64_t* entries, EntrySpan span) {
+  const uint64_t* e = entries + span.first;
+  uint64_t valid = kDescriptorValid;
+  for (size_t i = 0; i < span.count; ++i) valid &= e[i];
+  return valid != 0;
+}
+
 }  // namespace
 
 // The operations on one regime's tables; a friend of TranslationTable so the public class stays small.
 class TableEditor {
  public:
   explicit TableEditor(TranslationTable& table) : table_(table), pool_(*table.pool_) {}
+
+  // Both passes of a map. A range inside one existing level-3 table (a few pages: the usual
+  // shared buffer) is checked and written there directly, without walking each level twice. A
+  // whole 2 MiB could be a block: the general path decides that.
+  template <typename Output>
+  Status map(uint64_t start, uint64_t end, const Output& output, uint64_t attribute_bits, bool allow_blocks) {
+    if (PhysAddr table; end - start < level_block_size(2) && last_level_table(start, end, table)) {
+      uint64_t* entries = pool_.entries(table);
+      if (any_valid(entries, span_at(kLastLevel, start, end))) return Error::kAlreadyMapped;
+      fill_pages(entries, pool_.live_entries(table), start, end, output, attribute_bits);
+      return Status();
+    }
+    const unsigned level = table_.start_level();
+    uint64_t tables_needed = 0;
+    if (Status s = prepare_map(level, pool_.entries(table_.root_), start, end, output, allow_blocks, tables_needed); !s)
+      return s;
+    if (tables_needed > pool_.available()) return Error::kOutOfMemory;
+    commit_map(level, table_.root_, start, end, output, attribute_bits, allow_blocks);
+    return Status();
+  }
+
+  // Both passes of an unmap. A range inside one level-3 table that keeps other live entries frees
+  // no table, so it is checked and cleared there directly.
+  Status unmap(uint64_t start, uint64_t end, bool holes_allowed, unsigned& finest_level, bool& tables_freed) {
+    if (PhysAddr table;
+        last_level_table(start, end, table) && pool_.live_entries(table) > (end - start) >> kPageShift) {
+      uint64_t* entries = pool_.entries(table);
+      if (!holes_allowed && !all_valid(entries, span_at(kLastLevel, start, end))) return Error::kNotMapped;
+      clear_pages(entries, pool_.live_entries(table), start, end, finest_level);
+      return Status();
+    }
+    const unsigned level = table_.start_level();
+    uint64_t tables_needed = 0;
+    if (Status s = prepare_unmap(level, pool_.entries(table_.root_), start, end, tables_needed, holes_allowed); !s)
+      return s;
+    if (tables_needed > pool_.available()) return Error::kOutOfMemory;
+    commit_unmap(level, table_.root_, start, end, finest_level, tables_freed);
+    return Status();
+  }
 
   template <typename Output>
   Status prepare_map(unsigned level, const uint64_t* entries, uint64_t start, uint64_t end, const Output& output,
@@ -127,12 +207,9 @@ class TableEditor {
                        bool holes_allowed) const {
     if (level == kLastLevel) {  // the common case, kept to one tight loop
       if (holes_allowed) return Status();
-      const unsigned first = level_index(start, kLastLevel);
-      const unsigned count = static_cast<unsigned>((end - start) >> kPageShift);
-      uint64_t all_valid = kDescriptorValid;
-      for (unsigned i = 0; i < count; ++i) all_valid &= entries[first + i];
-      return all_valid != 0 ? Status() : Status(Error::kNotMapped);
+      return all_valid(entries, span_at(kLastLevel, start, end)) ? Status() : Status(Error::kNotMapped);
     }
+    if (whole_blocks(level, entries, start, end)) return Status();  // one pass, nothing to split
     return for_each_piece(level, start, end, [&](const Piece& piece) -> Status {
       const uint64_t d = entries[piece.index];
       if (!descriptor_is_valid(d)) return holes_allowed ? Status() : Status(Error::kNotMapped);
@@ -150,6 +227,7 @@ class TableEditor {
     uint64_t* entries = pool_.entries(table);
     uint16_t& live = pool_.live_entries(table);
     if (level == kLastLevel) return clear_pages(entries, live, start, end, finest_level);
+    if (whole_blocks(level, entries, start, end)) return clear_blocks(entries, live, level, start, end, finest_level);
     (void)for_each_piece(level, start, end, [&](const Piece& piece) {
       uint64_t& d = entries[piece.index];
       if (!descriptor_is_valid(d)) return Status();  // a hole (unmap_present only: unmap refused them)
@@ -192,16 +270,28 @@ class TableEditor {
 
  private:
   void clear_pages(uint64_t* entries, uint16_t& live, uint64_t start, uint64_t end, unsigned& finest_level) {
-    const unsigned first = level_index(start, kLastLevel);
-    const unsigned count = static_cast<unsigned>((end - start) >> kPageShift);
+    const EntrySpan span = span_at(kLastLevel, start, end);
+    uint64_t* e = entries + span.first;
     unsigned cleared = 0;  // all of them after unmap's prepare; fewer for unmap_present
-    for (unsigned i = 0; i < count; ++i) {
-      cleared += static_cast<unsigned>(entries[first + i] & kDescriptorValid);
-      entries[first + i] = 0;
+    for (size_t i = 0; i < span.count; ++i) {
+      cleared += static_cast<unsigned>(e[i] & kDescriptorValid);
+      e[i] = 0;
     }
     live = static_cast<uint16_t>(live - cleared);
     table_.statistics_.leaves[kLastLevel] -= cleared;
     if (cleared != 0) finest_level = kLastLevel;
+  }
+
+  // A run of whole blocks (whole_blocks said so): one pass, one count update. The caller's parent
+  // releases this table once its last entry went, through the deferred path.
+  void clear_blocks(uint64_t* entries, uint16_t& live, unsigned level, uint64_t start, uint64_t end,
+                    unsigned& finest_level) {
+    const EntrySpan span = span_at(level, start, end);
+    uint64_t* e = entries + span.first;
+    for (size_t i = 0; i < span.count; ++i) e[i] = 0;
+    live = static_cast<uint16_t>(live - span.count);
+    table_.statistics_.leaves[level] -= span.count;
+    if (level > finest_level || finest_level > kLastLevel) finest_level = level;
   }
 
   template <typename Output>
@@ -214,18 +304,18 @@ class TableEditor {
   template <typename Output>
   void fill_pages(uint64_t* entries, uint16_t& live, uint64_t start, uint64_t end, const Output& output,
                   uint64_t attribute_bits) {
-    const unsigned first = level_index(start, kLastLevel);
-    const unsigned count = static_cast<unsigned>((end - start) >> kPageShift);
+    const EntrySpan span = span_at(kLastLevel, start, end);
+    uint64_t* e = entries + span.first;
     const uint64_t page_bits = attribute_bits | kDescriptorPage;
     if constexpr (std::is_same_v<Output, ContiguousOutput>) {
       uint64_t address = output.at(start);
-      for (unsigned i = 0; i < count; ++i, address += kPageSize) entries[first + i] = page_bits | address;
+      for (size_t i = 0; i < span.count; ++i, address += kPageSize) e[i] = page_bits | address;
     } else {
-      for (unsigned i = 0; i < count; ++i)
-        entries[first + i] = page_bits | output.at(start + (uint64_t{i} << kPageShift));
+      const PhysAddr* pages = output.from(start);
+      for (size_t i = 0; i < span.count; ++i) e[i] = page_bits | pages[i].value;
     }
-    live = static_cast<uint16_t>(live + count);
-    table_.statistics_.leaves[kLastLevel] += count;
+    live = static_cast<uint16_t>(live + span.count);
+    table_.statistics_.leaves[kLastLevel] += span.count;
   }
 
   // Replaces the block `d` at `level` by a table of next-level leaves describing the same memory,
@@ -249,6 +339,20 @@ class TableEditor {
       table_.tlb_->invalidate(table_.stage_, entry_base, level_block_size(level), level_block_size(level), true);
     table_write_barrier();
     d = make_table_descriptor(child);
+  }
+
+  // The level-3 table holding all of [start, end), when the range lies inside one level-2 entry
+  // and the walk down to it meets only table descriptors.
+  bool last_level_table(uint64_t start, uint64_t end, PhysAddr& table) const {
+    if (((start ^ (end - 1)) >> level_shift(2)) != 0) return false;
+    PhysAddr at = table_.root_;
+    for (unsigned level = table_.start_level(); level < kLastLevel; ++level) {
+      const uint64_t d = pool_.entries(at)[level_index(start, level)];
+      if (!descriptor_is_table(d, level)) return false;
+      at = descriptor_next_table(d);
+    }
+    table = at;
+    return true;
   }
 
   void release_table(PhysAddr table, unsigned level) {
@@ -289,6 +393,20 @@ Result<TranslationTable> TranslationTable::create(TablePool& pool, Stage stage, 
 }
 
 namespace {
+// Every page aligned and below the output size. The limit is a power of two, so one OR over the
+// list (a loop the compiler vectorises) clears a good list; only a bad one is searched for the
+// first page at fault.
+Status check_pages(const PhysAddr* pages, uint64_t count, uint64_t output_limit) {
+  uint64_t all = 0;
+  for (uint64_t i = 0; i < count; ++i) all |= pages[i].value;
+  if ((all & kPageMask) == 0 && all < output_limit) return Status();
+  for (uint64_t i = 0; i < count; ++i) {
+    if (!pages[i].is_page_aligned()) return Error::kMisaligned;
+    if (pages[i].value >= output_limit) return Error::kAddressOverflow;
+  }
+  return Status();
+}
+
 // The checks every call makes of its input range (size already known to be non-zero).
 Status check_input_range(uint64_t input, uint64_t size, uint64_t limit) {
   if (((input | size) & kPageMask) != 0) return Error::kMisaligned;
@@ -300,15 +418,8 @@ template <typename Output>
 Status TranslationTable::map_with(uint64_t input, uint64_t size, const Output& output, uint64_t attribute_bits,
                                   MapOptions options) {
   if (attribute_bits == 0) return Error::kInvalidArgument;  // "no access" is not a mapping
-  TableEditor editor(*this);
-  const unsigned level = start_level();
-  uint64_t tables_needed = 0;
-  if (Status status = editor.prepare_map(level, pool_->entries(root_), input, input + size, output,
-                                         options.allow_blocks, tables_needed);
-      !status)
-    return status;
-  if (tables_needed > pool_->available()) return Error::kOutOfMemory;
-  editor.commit_map(level, root_, input, input + size, output, attribute_bits, options.allow_blocks);
+  if (Status s = TableEditor(*this).map(input, input + size, output, attribute_bits, options.allow_blocks); !s)
+    return s;
   // The new entries replaced invalid ones, which no TLB caches, so no invalidation is needed; but
   // they must reach the walker (DSB) and this CPU must not have looked the range up already in
   // instructions fetched before the writes (ISB), before the caller uses the mapping.
@@ -331,10 +442,7 @@ Status TranslationTable::map_pages(uint64_t input, const PhysAddr* pages, uint64
   if (pages == nullptr || count > (kAddressLimit >> kPageShift)) return Error::kInvalidArgument;
   const uint64_t size = count << kPageShift;
   if (Status s = check_input_range(input, size, input_limit()); !s) return s;
-  for (uint64_t i = 0; i < count; ++i) {
-    if (!pages[i].is_page_aligned()) return Error::kMisaligned;
-    if (pages[i].value >= output_limit()) return Error::kAddressOverflow;
-  }
+  if (Status s = check_pages(pages, count, output_limit()); !s) return s;
   return map_with(input, size, PageListOutput{input, pages}, attribute_bits, options);
 }
 
@@ -345,17 +453,9 @@ Status TranslationTable::unmap_present(uint64_t input, uint64_t size) { return u
 Status TranslationTable::unmap_with(uint64_t input, uint64_t size, bool holes_allowed) {
   if (size == 0) return Error::kZeroSize;
   if (Status s = check_input_range(input, size, input_limit()); !s) return s;
-  TableEditor editor(*this);
-  const unsigned level = start_level();
-  uint64_t tables_needed = 0;
-  if (Status status =
-          editor.prepare_unmap(level, pool_->entries(root_), input, input + size, tables_needed, holes_allowed);
-      !status)
-    return status;
-  if (tables_needed > pool_->available()) return Error::kOutOfMemory;
   unsigned finest_level = kLastLevel + 1;
   bool tables_freed = false;
-  editor.commit_unmap(level, root_, input, input + size, finest_level, tables_freed);
+  if (Status s = TableEditor(*this).unmap(input, input + size, holes_allowed, finest_level, tables_freed); !s) return s;
   if (tlb_ != nullptr && finest_level <= kLastLevel)
     tlb_->invalidate(stage_, input, size, level_block_size(finest_level), !tables_freed);
   // Only now, with no walk able to reach them, may the unlinked table pages be reused.
