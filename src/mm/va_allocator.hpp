@@ -162,9 +162,10 @@ struct VaTreeTraits {
 class VaAllocator {
  public:
   using Tree = BTree<VaTreeTraits>;
-  // Entries held inline before the tree takes over (4.5 KiB): about 100 used ranges with their
-  // free gaps, where a list allocator is at its best.
-  static constexpr uint32_t kFlatCapacity = 192;
+  // Entries held inline before the tree takes over (1.5 KiB): some 30 used ranges with their free
+  // gaps. Beyond that a first fit that must scan far (a large request among small gaps, as
+  // map_shared's 16 pages among 100 mappings) costs more than the tree's guided descent.
+  static constexpr uint32_t kFlatCapacity = 64;
   using Flat = FlatMap<VaTreeTraits, kFlatCapacity>;
 
   // Bytes of pool per range: the worst case is Tree::max_blocks(n) blocks of 512 bytes for n
