@@ -92,26 +92,33 @@ uint64_t scattered_cookie(uint64_t i) {
   return z ^ (z >> 31);
 }
 
+// A secure world with virtualization on, room for `buffers` one-page buffers, `per_guest` a guest.
+std::unique_ptr<NormalWorld> teardown_world(uint64_t buffers, uint64_t per_guest) {
+  tool::SecureWorldOptions options;
+  options.config.virtualization = true;
+  options.objects = buffers + 16;
+  options.config.quota.buffers = static_cast<uint32_t>(per_guest);
+  return std::make_unique<NormalWorld>(options, 2 * buffers + 16, testing::large_qemu_virt_regions());
+}
+
+// Registers one-page buffer i (every other page from kBufferBase) for `guest` under `cookie`.
+void register_page(NormalWorld& nw, uint64_t i, uint64_t guest, uint64_t cookie) {
+  const uint64_t buf_ptr =
+      tool::write_page_list(nw.world.ram(), NormalWorld::kLists, {kBufferBase + i * 2 * kPageSize});
+  tool::write_message(nw.world.ram(), NormalWorld::kArgs, NormalWorld::register_message(buf_ptr, 4096, cookie));
+  if (nw.smc(optee::kCallWithArg, 0, NormalWorld::kArgs, 0, guest).a[0] != optee::kReturnOk) std::abort();
+}
+
 // A guest with 10k live one-page buffers dies (VM_DESTROYED): everything it had is released.
 // Cookies 0, 1, 2, ... (scattered:0) or scattered over 64 bits (scattered:1).
 void GuestTeardown(benchmark::State& state) {
   constexpr uint64_t kBuffers = 10000;
   const bool scattered = state.range(0) != 0;
-  tool::SecureWorldOptions options;
-  options.config.virtualization = true;
-  options.objects = kBuffers + 16;
-  options.config.quota.buffers = kBuffers;
-  auto nw = std::make_unique<NormalWorld>(options, 2 * kBuffers + 16, testing::large_qemu_virt_regions());
+  auto nw = teardown_world(kBuffers, kBuffers);
   for (auto _ : state) {
     state.PauseTiming();
     if (nw->smc(optee::kVmCreated, 1).a[0] != optee::kReturnOk) std::abort();
-    for (uint64_t i = 0; i < kBuffers; ++i) {
-      const uint64_t buf_ptr =
-          tool::write_page_list(nw->world.ram(), NormalWorld::kLists, {kBufferBase + i * 2 * kPageSize});
-      tool::write_message(nw->world.ram(), NormalWorld::kArgs,
-                          NormalWorld::register_message(buf_ptr, 4096, scattered ? scattered_cookie(i) : i));
-      if (nw->smc(optee::kCallWithArg, 0, NormalWorld::kArgs, 0, 1).a[0] != optee::kReturnOk) std::abort();
-    }
+    for (uint64_t i = 0; i < kBuffers; ++i) register_page(*nw, i, 1, scattered ? scattered_cookie(i) : i);
     if (nw->world.dispatcher().objects().count() != kBuffers) std::abort();
     // Bookkeeping per buffer: the registry's tree and the SHM allocator's tree, as they stand.
     state.counters["bytes_per_buffer"] =
@@ -132,23 +139,13 @@ void GuestTeardownAmong(benchmark::State& state) {
   constexpr uint64_t kGuests = 10;
   constexpr uint64_t kPerGuest = 10000;
   constexpr uint64_t kBuffers = kGuests * kPerGuest;
-  tool::SecureWorldOptions options;
-  options.config.virtualization = true;
-  options.objects = kBuffers + 16;
-  options.config.quota.buffers = kPerGuest;
-  auto nw = std::make_unique<NormalWorld>(options, 2 * kBuffers + 16, testing::large_qemu_virt_regions());
+  auto nw = teardown_world(kBuffers, kPerGuest);
   for (auto _ : state) {
     state.PauseTiming();
     for (uint64_t g = 1; g <= kGuests; ++g) {
       if (nw->smc(optee::kVmCreated, g).a[0] != optee::kReturnOk) std::abort();
     }
-    for (uint64_t i = 0; i < kBuffers; ++i) {
-      const uint64_t buf_ptr =
-          tool::write_page_list(nw->world.ram(), NormalWorld::kLists, {kBufferBase + i * 2 * kPageSize});
-      tool::write_message(nw->world.ram(), NormalWorld::kArgs, NormalWorld::register_message(buf_ptr, 4096, i));
-      const uint64_t guest = 1 + i % kGuests;
-      if (nw->smc(optee::kCallWithArg, 0, NormalWorld::kArgs, 0, guest).a[0] != optee::kReturnOk) std::abort();
-    }
+    for (uint64_t i = 0; i < kBuffers; ++i) register_page(*nw, i, 1 + i % kGuests, i);
     if (nw->world.dispatcher().objects().count() != kBuffers) std::abort();
     state.ResumeTiming();
     if (nw->smc(optee::kVmDestroyed, 1).a[0] != optee::kReturnOk) std::abort();
