@@ -24,11 +24,31 @@ constexpr unsigned kParts = static_cast<unsigned>(Part::kCount);
 constexpr uint64_t kPrintPerPart = 6;
 constexpr uint64_t kPrintTotal = 24;
 
+// The first mismatch of each kind (its format string) in a part is printed past both budgets, so
+// that a flood of one symptom cannot hide another; this many kinds are remembered.
+constexpr unsigned kKindsShown = 32;
+struct Kind {
+  Part part;
+  const char* format;
+};
+
 Counters g_counters[kParts];
 uint64_t g_printed = 0;
 bool g_counting = true;
+Kind g_kinds[kKindsShown];
+unsigned g_kind_count = 0;
 
 Counters& of(Part part) { return g_counters[static_cast<unsigned>(part)]; }
+
+// Whether this is the part's first mismatch of this kind (remembering it, while there is room).
+bool first_of_kind(Part part, const char* format) {
+  for (unsigned i = 0; i < g_kind_count; ++i) {
+    if (g_kinds[i].part == part && g_kinds[i].format == format) return false;
+  }
+  if (g_kind_count == kKindsShown) return false;
+  g_kinds[g_kind_count++] = Kind{part, format};
+  return true;
+}
 
 }  // namespace
 
@@ -69,7 +89,8 @@ void require_minimum(Part part, uint64_t translations, uint64_t accesses, const 
 void mismatch(Part part, const char* fmt, ...) {
   Counters& c = of(part);
   ++c.mismatches;
-  if (c.mismatches > kPrintPerPart || g_printed >= kPrintTotal) return;
+  const bool new_kind = first_of_kind(part, fmt);
+  if (!new_kind && (c.mismatches > kPrintPerPart || g_printed >= kPrintTotal)) return;
   ++g_printed;
   printf("  MISMATCH [%s] ", part_name(part));
   va_list args;

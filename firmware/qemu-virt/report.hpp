@@ -1,6 +1,7 @@
 // firmware/qemu-virt/report: the conformance run's bookkeeping. Every check belongs to a part; each
 // part counts the translations it compared, the accesses it tried and the mismatches it found. The
-// first few mismatches are printed in full (a flood would hide the pattern); the rest only count.
+// first few mismatches are printed in full (a flood would hide the pattern), and the first of each
+// kind (format) in a part whatever the budget says; the rest only count.
 //
 // A part that compares nothing proves nothing, so every part declares, beside its code, the least
 // it must have compared and tried for its claim to hold (require_minimum). A part below its
