@@ -94,7 +94,7 @@ Status VaAllocator::init(VirtAddr base, Size size, Node* nodes, size_t node_coun
 }
 
 void VaAllocator::settle() {
-  if (!small_ && tree_.size() <= kFlatCapacity / 4) move_to_flat();
+  if (!small_ && tree_.size() <= kFlatReturn) move_to_flat();
 }
 
 // In key order, so the tree's dense appends fill every leaf. The pool is empty and sized for
@@ -453,7 +453,7 @@ VaStats VaAllocator::stats() const {
 bool VaAllocator::audit() const {
   if (!initialised_) return tree_.empty() && flat_.empty();
   const bool store_ok = small_ ? flat_.audit() && tree_.empty() && pool_.in_use() == 0 && flat_.size() <= kFlatCapacity
-                               : flat_.empty() && tree_.audit() && tree_.size() > kFlatCapacity / 4;
+                               : flat_.empty() && tree_.audit() && tree_.size() > kFlatReturn;
   return store_ok && with_store([&](const auto& store) { return audit_tiling(store); }) && pool_.audit() &&
          pool_.in_use() == tree_.blocks() && entries() <= capacity_ && pool_.capacity() >= Tree::max_blocks(capacity_);
 }

@@ -166,6 +166,9 @@ class VaAllocator {
   // gaps. Beyond that a first fit that must scan far (a large request among small gaps, as
   // map_shared's 16 pages among 100 mappings) costs more than the tree's guided descent.
   static constexpr uint32_t kFlatCapacity = 64;
+  // A tree this small moves back into the array (a quarter, so a size near the line cannot make
+  // every call move the ranges).
+  static constexpr uint32_t kFlatReturn = kFlatCapacity / 4;
   using Flat = FlatMap<VaTreeTraits, kFlatCapacity>;
 
   // Bytes of pool per range: the worst case is Tree::max_blocks(n) blocks of 512 bytes for n
