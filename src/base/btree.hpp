@@ -185,11 +185,7 @@ class BTree {
   }
 
   bool first(Cursor* at) const {
-    at->nodes[0] = const_cast<unsigned char*>(root_storage_);
-    for (uint32_t level = 0; level < height_; ++level) {
-      at->index[level] = 0;
-      at->nodes[level + 1] = inner(at->nodes[level])->children[0];
-    }
+    first_node(at, height_);
     at->index[height_] = 0;
     return count_ != 0;
   }
@@ -199,16 +195,8 @@ class BTree {
       ++at->index[height_];
       return true;
     }
-    uint32_t level = height_;
-    do {
-      if (level == 0) return false;
-      --level;
-    } while (at->index[level] + 1 >= inner(at->nodes[level])->count);
-    ++at->index[level];
-    for (; level < height_; ++level) {
-      at->nodes[level + 1] = inner(at->nodes[level])->children[at->index[level]];
-      at->index[level + 1] = 0;
-    }
+    if (!next_node(at, height_)) return false;
+    at->index[height_] = 0;
     return true;
   }
 
