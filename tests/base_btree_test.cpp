@@ -257,5 +257,82 @@ TEST(BTreeDenseAppends, RewriteAllReplacesTheEntriesInOnePass) {
   }
 }
 
+// erase_range against a model, on even-splitting and dense trees of mixed fill: ranges of every
+// width (none, inside one leaf, across many, everything) leave a valid tree with exactly the keys
+// outside the range, and the blocks freed go back to the pool.
+template <typename Tree>
+void check_erase_range(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (size_t size : {0, 1, 15, 16, 100, 2000, 20000}) {
+    for (int round = 0; round < 6; ++round) {
+      std::vector<unsigned char> storage(8192 * Tree::kBlockSize + 64);
+      BlockPool pool;
+      pool.init(storage.data(), storage.size(), Tree::kBlockSize);
+      Tree tree;
+      tree.reset(&pool);
+      std::set<uint64_t> model;
+      while (model.size() < size) {
+        const uint64_t k = rng() % (size * 16 + 1);
+        if (model.insert(k).second) {
+          ASSERT_TRUE(tree.insert(k, k));
+        }
+      }
+      const uint64_t span = size * 16 + 1;
+      const uint64_t widths[] = {0, 3, 40, span / 10, span / 2, span};
+      const uint64_t low = rng() % span;
+      const uint64_t high = round == 5 ? ~uint64_t{0} - 1 : low + widths[round];
+      const uint64_t from = round == 5 ? 0 : low;
+      size_t expected = 0;
+      for (auto it = model.lower_bound(from); it != model.end() && *it <= high;) {
+        it = model.erase(it);
+        ++expected;
+      }
+      ASSERT_EQ(tree.erase_range(from, high), expected) << size << " round " << round;
+      ASSERT_TRUE(tree.audit()) << size << " round " << round;
+      std::vector<uint64_t> keys;
+      tree.for_each([&](uint64_t k, uint64_t) { keys.push_back(k); });
+      ASSERT_EQ(keys, std::vector<uint64_t>(model.begin(), model.end())) << size << " round " << round;
+      // A tree that shrank to one leaf's worth may keep two leaves (see max_blocks).
+      EXPECT_LE(tree.blocks(), tree.size() > Tree::kLeafCap ? Tree::max_blocks(tree.size()) : 2u);
+      EXPECT_EQ(pool.in_use(), tree.blocks());
+    }
+  }
+}
+TEST(BTree, EraseRangeRemovesExactlyTheKeysInside) { check_erase_range<Tree>(51); }
+TEST(BTreeDenseAppends, EraseRangeRemovesExactlyTheKeysInside) { check_erase_range<DenseTree>(53); }
+
+// count_leaves_where counts leaves by their aggregate and stops at its limit: with one leaf in
+// every k holding a marked entry, it finds that many, or the limit.
+struct MarkAggregate {
+  bool marked = false;
+  bool operator==(const MarkAggregate&) const = default;
+};
+struct MarkTraits : PlainTraits {
+  using Agg = MarkAggregate;
+  static Agg entry_agg(Key, const Value& v) { return Agg{v == 1}; }
+  static Agg combine(const Agg& a, const Agg& b) { return Agg{a.marked || b.marked}; }
+  static constexpr bool kDenseFill = true;
+};
+TEST(BTree, CountLeavesWhereCountsUpToItsLimit) {
+  using MarkTree = BTree<MarkTraits>;
+  std::vector<unsigned char> storage(4096 * MarkTree::kBlockSize + 64);
+  BlockPool pool;
+  pool.init(storage.data(), storage.size(), MarkTree::kBlockSize);
+  MarkTree tree;
+  tree.reset(&pool);
+  auto marked = [](const MarkAggregate& a) { return a.marked; };
+  EXPECT_EQ(tree.count_leaves_where(marked, 10), 0u);
+  ASSERT_TRUE(tree.insert(0, 1));
+  EXPECT_EQ(tree.count_leaves_where(marked, 10), 1u);  // the inline root
+  EXPECT_EQ(tree.count_leaves_where(marked, 0), 0u);
+  // In-order inserts fill leaves of 15: entry i is marked when i is a multiple of 45, so every
+  // third leaf holds one.
+  for (uint64_t i = 1; i < 15 * 300; ++i) ASSERT_TRUE(tree.insert(i, i % 45 == 0 ? 1 : 0));
+  ASSERT_GE(tree.height(), 2u);
+  EXPECT_EQ(tree.count_leaves_where(marked, 1000), 100u);
+  EXPECT_EQ(tree.count_leaves_where(marked, 37), 37u);
+  EXPECT_EQ(tree.count_leaves_where([](const MarkAggregate&) { return true; }, 1000), 300u);
+}
+
 }  // namespace
 }  // namespace teemm

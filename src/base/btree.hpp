@@ -91,7 +91,10 @@ class BTree {
   };
 
   // The most blocks `entries` entries can ever occupy: every non-root leaf holds kLeafMin
-  // entries or more, and every non-root inner node kInnerMin children or more.
+  // entries or more, and every non-root inner node kInnerMin children or more. At kLeafCap
+  // entries or fewer, a tree that was larger may still hold two leaves (the root does not shrink
+  // back into a leaf until they merge); pools are sized for the most entries they will hold, so
+  // those two blocks were counted when that size was.
   static constexpr size_t max_blocks(size_t entries) {
     if (entries <= kLeafCap) return 0;
     if constexpr (kDenseFill) return max_blocks_dense(entries);
@@ -284,15 +287,20 @@ class BTree {
 
   // Removes the entry at `at`. Returns whether nodes were merged, rebalanced or freed; when not,
   // cursors to entries before `at` stay valid (only later entries of its leaf shift).
-  bool erase(Cursor& at) {
+  bool erase(Cursor& at) { return erase_run(at, 1); }
+
+  // Removes the `n` entries of one leaf from `at` on (at.index + n <= the leaf's count) with one
+  // shift and one rebalance: a run of a leaf costs what one erase does. Returns as erase does.
+  bool erase_run(Cursor& at, uint32_t n) {
     Leaf* node = leaf(at.nodes[height_]);
     const uint32_t position = at.index[height_];
-    for (uint32_t i = position; i + 1 < node->count; ++i) {
-      node->keys[i] = node->keys[i + 1];
-      node->values[i] = node->values[i + 1];
+    for (uint32_t i = position; i + n < node->count; ++i) {
+      node->keys[i] = node->keys[i + n];
+      node->values[i] = node->values[i + n];
     }
-    node->keys[--node->count] = Traits::kMaxKey;
-    --count_;
+    for (uint32_t i = node->count - n; i < node->count; ++i) node->keys[i] = Traits::kMaxKey;
+    node->count -= n;
+    count_ -= n;
     uint32_t structure_top = height_ + 1;
     for (uint32_t level = height_; level > 0; --level) {
       const uint32_t count = count_of(at.nodes[level], level);
@@ -300,6 +308,8 @@ class BTree {
       if (kDenseFill && on_right_edge(at, level)) {
         if (count >= (level == height_ ? 1u : 2u)) break;  // the right edge's relaxed minimum
         settle_right_edge(at, level);
+      } else if (level == height_ && n > 1) {
+        refill_leaf(at);
       } else {
         rebalance(at, level);
       }
@@ -308,6 +318,50 @@ class BTree {
     refresh_from(at, structure_top);
     if (height_ > 0 && inner(root())->count == 1) shrink_root();
     return structure_top != height_ + 1;
+  }
+
+  // Removes every entry whose key lies in [low, high], one leaf's run at a time from the first
+  // on: O((k / B + 1) log n) for k entries. Going up, a leaf left short refills from its left,
+  // whose entries stay, and leaves wholly inside the range go without moving an entry.
+  size_t erase_range(const Key& low, const Key& high) {
+    size_t erased = 0;
+    Cursor at;
+    if (!find_ge(low, &at)) return 0;
+    for (;;) {
+      const Leaf* node = leaf(at.nodes[height_]);
+      const uint32_t first = at.index[height_];
+      if (first == node->count) {  // past its leaf's last entry: the next leaf's first
+        if (!next_node(&at, height_)) break;
+        at.index[height_] = 0;
+        continue;
+      }
+      if (Traits::less(high, node->keys[first])) break;
+      uint32_t end = first + 1;
+      while (end < node->count && !Traits::less(high, node->keys[end])) ++end;
+      erased += end - first;
+      const uint32_t height = height_;
+      (void)erase_run(at, end - first);
+      // The rebalance kept `at` on the entry after the run, unless the root shrank.
+      if (height_ != height && !find_ge(low, &at)) break;
+    }
+    return erased;
+  }
+
+  // The first entry whose key is >= `query`; false when there is none.
+  bool find_ge(const Key& query, Cursor* at) const {
+    if (!find_le(query, at)) return first(at);  // every key is above `query`, or none exists
+    if (Traits::less(key(*at), query)) return next(at);
+    for (Cursor back = *at; prev(&back) && !Traits::less(key(back), query);) *at = back;  // equal keys
+    return true;
+  }
+
+  // How many leaves have an aggregate that passes agg_ok, counted up to `limit`: inner nodes are
+  // read only where their aggregate passes, and the count stops at the limit, so the answer costs
+  // O(min(limit, the leaves that pass) log n / B) node reads, never the leaves themselves.
+  template <typename AggOk>
+  size_t count_leaves_where(AggOk agg_ok, size_t limit) const {
+    if (height_ == 0) return (count_ > 0 && limit > 0 && agg_ok(leaf_agg(leaf(root())))) ? 1 : 0;
+    return count_leaves_below(inner(root()), 0, agg_ok, limit);
   }
 
   // Replaces every entry, in one pass over the leaves and one over each level above them:
@@ -381,21 +435,26 @@ class BTree {
     Leaf* target = leaf(write.nodes[height_]);
     uint32_t filled = 0;
     size_t leaves = 1;
-    count_ = 0;
+    size_t entries = 0;
+    Agg agg{};  // of the leaf being filled, summed while its entries are at hand
     auto emit = [&](const Key& k, const Value& v) {
       if (filled == kLeafCap) {
         target->count = kLeafCap;
+        summarise_into_parent(write, height_, target->keys[0], agg);
         (void)next_node(&write, height_);
         target = leaf(write.nodes[height_]);
         filled = 0;
+        agg = Agg{};
         ++leaves;
       }
       target->keys[filled] = k;
       target->values[filled] = v;
+      agg = Traits::combine(agg, Traits::entry_agg(k, v));
       ++filled;
-      ++count_;
+      ++entries;
     };
     for (bool more = true; more; more = next_node(&read, height_)) {
+      prefetch_ahead(read, height_);
       const Leaf* source = leaf(read.nodes[height_]);
       const uint32_t count = source->count;  // the leaf's own count stays until the read leaves it
       for (uint32_t i = 0; i < count; ++i) {
@@ -405,10 +464,21 @@ class BTree {
       }
     }
     finish(emit);
+    count_ = entries;
     target->count = filled;
     for (uint32_t i = filled; i < kLeafCap; ++i) target->keys[i] = Traits::kMaxKey;
+    summarise_into_parent(write, height_, target->keys[0], agg);
     while (next_node(&write, height_)) free_block(write.nodes[height_], true);
     return leaves;
+  }
+
+  // A rewritten node's smallest key and aggregate, stored in the slot its old parent has for that
+  // position: the pass over the level above reads them there instead of reading the node again.
+  // The passes below only follow counts and children, which this leaves alone.
+  static void summarise_into_parent(const Cursor& at, uint32_t level, const Key& smallest, const Agg& agg) {
+    Inner* parent = inner(at.nodes[level - 1]);
+    parent->keys[at.index[level - 1]] = smallest;
+    parent->aggs[at.index[level - 1]] = agg;
   }
 
   // Packs the first `children` nodes of level + 1 (in order) into the nodes of `level`, full
@@ -422,23 +492,27 @@ class BTree {
     write = read;
     Inner* target = inner(write.nodes[level]);
     Inner* before = nullptr;
+    Cursor before_at;
     size_t nodes = 1;
     uint32_t filled = 0;
     size_t taken = 0;
     for (bool more = true; more && taken < children; more = next_node(&read, level)) {
       const Inner* source = inner(read.nodes[level]);
       for (uint32_t i = 0; i < source->count && taken < children; ++i, ++taken) {
-        void* child = source->children[i];
         if (filled == kInnerCap) {
           seal_inner(target, filled);
+          summarise_into_parent(write, level, target->keys[0], inner_agg(target));
           before = target;
+          before_at = write;
           (void)next_node(&write, level);
           target = inner(write.nodes[level]);
           ++nodes;
           filled = 0;
         }
-        target->children[filled] = child;
-        set_slot(target, filled, child, level + 1);
+        // The child's slot was summarised into `source` by the pass below.
+        target->keys[filled] = source->keys[i];
+        target->aggs[filled] = source->aggs[i];
+        target->children[filled] = source->children[i];
         ++filled;
       }
     }
@@ -453,7 +527,9 @@ class BTree {
       target->children[0] = before->children[kLast];
       target->count = 2;
       seal_inner(before, kLast);
+      summarise_into_parent(before_at, level, before->keys[0], inner_agg(before));
     }
+    summarise_into_parent(write, level, target->keys[0], inner_agg(target));
     while (next_node(&write, level)) free_block(write.nodes[level], false);
     return nodes;
   }
@@ -461,8 +537,7 @@ class BTree {
   // The root keeps the first `children` of its children; a root left with one child hands over
   // to it, as often as that happens (a level always keeps at least one node).
   void repack_root(size_t children) {
-    Inner* top = inner(root());
-    for (uint32_t i = 0; i < children; ++i) set_slot(top, i, top->children[i], 1);
+    Inner* top = inner(root());  // its slots were summarised by the pass below
     seal_inner(top, static_cast<uint32_t>(children));
     while (height_ > 0 && inner(root())->count == 1) shrink_root();
   }
@@ -473,6 +548,18 @@ class BTree {
       node->keys[i] = Traits::kMaxKey;
       node->aggs[i] = Agg{};
     }
+  }
+
+  // Passes over every node of a level are bound by memory, not work: the node two ahead (a
+  // sibling under the same parent) is requested while this one is read.
+  static void prefetch_node(const void* node) {
+    const char* bytes = static_cast<const char*>(node);
+    for (size_t offset = 0; offset < kBlockSize; offset += 64) __builtin_prefetch(bytes + offset);
+  }
+  static void prefetch_ahead(const Cursor& at, uint32_t level) {
+    const Inner* parent = inner(at.nodes[level - 1]);
+    const uint32_t ahead = at.index[level - 1] + 2;
+    if (ahead < parent->count) prefetch_node(parent->children[ahead]);
   }
 
   // The path to the first node of `level`; then the next node of that level, in key order.
@@ -755,6 +842,32 @@ class BTree {
     }
     if (slot > 0) return merge_into_left(at, level);
     merge_right_in(at, level);
+  }
+
+  template <typename AggOk>
+  size_t count_leaves_below(const Inner* node, uint32_t level, AggOk& agg_ok, size_t limit) const {
+    size_t found = 0;
+    for (uint32_t i = 0; i < node->count && found < limit; ++i) {
+      if (!agg_ok(node->aggs[i])) continue;
+      found +=
+          level + 1 == height_ ? 1 : count_leaves_below(inner(node->children[i]), level + 1, agg_ok, limit - found);
+    }
+    return found;
+  }
+
+  // A leaf a run left short of its minimum (perhaps empty): it joins a sibling when both fit one
+  // leaf, else they share evenly, which leaves both at least half full (together they exceed a
+  // leaf). A single erase's rebalance may borrow one entry only, which a run cannot.
+  void refill_leaf(Cursor& at) {
+    const Inner* parent = inner(at.nodes[height_ - 1]);
+    const uint32_t slot = at.index[height_ - 1];
+    const uint32_t count = count_of(at.nodes[height_], height_);
+    if (slot > 0) {
+      if (count_of(parent->children[slot - 1], height_) + count <= kLeafCap) return merge_into_left(at, height_);
+      return borrow_from_left(at, height_);
+    }
+    if (count_of(parent->children[slot + 1], height_) + count <= kLeafCap) return merge_right_in(at, height_);
+    borrow_from_right(at, height_);
   }
 
   // A dense tree's right-edge node fell below even its relaxed minimum (an empty leaf, an inner
