@@ -236,6 +236,45 @@ TEST(AddressSpaceSecurity, ReleaseGuestEndsWhenATableWasEditedBehindItsBack) {
   EXPECT_TRUE(f.space.audit());
 }
 
+// Defect 12, the one-pass teardown (a guest holding half the ranges): a range whose tables cannot
+// give it up — a 2 MiB block was mapped over it behind the address space's back, and no table page
+// is left to split the block — stays owned and is counted as failed, every other range goes, and
+// a second call finds the same ranges again.
+TEST(AddressSpaceSecurity, OnePassReleaseKeepsTheRangesItCannotUnmap) {
+  AddressSpaceFixture f;
+  std::vector<VirtAddr> ranges;
+  for (int i = 0; i < 600; ++i) {
+    const std::vector<PhysAddr> pages = contiguous(0x4100'0000 + i * kPageSize, 1);
+    ranges.push_back(f.space.map_shared(GuestId(i % 2 ? 5 : 6), pages.data(), PageCount(1), i).value());
+  }
+  const uint64_t block = uint64_t{2} << 20;
+  const uint64_t region = (ranges[301].value + block - 1) & ~(block - 1);  // a 2 MiB region inside
+  size_t inside = 0;
+  for (int i = 1; i < 600; i += 2) inside += ranges[i].value >= region && ranges[i].value < region + block;
+  ASSERT_GT(inside, 0u);
+  ASSERT_LT(inside, 300u);
+  ASSERT_TRUE(f.table.unmap_present(VirtAddr(region), Size(block)));
+  ASSERT_TRUE(f.table.map(VirtAddr(region), PhysAddr(0x4200'0000), Size(block), shared_memory_attributes()));
+  while (f.host.pool.allocate()) {
+  }
+  const TeardownResult result = f.space.release_guest(GuestId(5));
+  EXPECT_EQ(result.released, 300u - inside);
+  EXPECT_EQ(result.failed, inside);
+  EXPECT_EQ(f.space.shm_usage().ranges, 300u + inside);
+  for (int i = 1; i < 600; i += 2) {
+    const bool kept = ranges[i].value >= region && ranges[i].value < region + block;
+    EXPECT_EQ(f.space.translate(ranges[i]).ok(), kept) << i;
+  }
+  const TeardownResult again = f.space.release_guest(GuestId(5));
+  EXPECT_EQ(again.released, 0u);
+  EXPECT_EQ(again.failed, inside);
+  // The other guest's ranges go too, as far as table pages allow: the tables emptied on the way
+  // give back pages, with which blocks can be split again. Every range is counted once.
+  const TeardownResult other = f.space.release_guest(GuestId(6));
+  EXPECT_EQ(other.released + other.failed, 300u);
+  EXPECT_EQ(f.space.shm_usage().ranges, inside + other.failed);
+}
+
 // Defect 13: the audit sees the tables from both sides and every attribute the policy fixes.
 TEST(AddressSpaceSecurity, AuditCatchesStrayMappingsAndWrongAttributes) {
   {  // a mapping inside the SHM window that no range owns

@@ -220,7 +220,15 @@ TeardownResult AddressSpace::release_guest(GuestId owner) {
   TeardownResult result;
   VaAllocator* const allocators[] = {&shm_, &io_};
   for (VaAllocator* allocator : allocators) {
-    // Fast path: a span of the owner's neighbouring ranges per lock hold (at most kTeardownBatch of
+    {
+      LockGuard guard(lock_);
+      if (table_ == nullptr || (allocator == &io_ && io_entry_ == nullptr)) continue;
+      if (allocator->prefers_one_pass(owner)) {
+        release_all_locked(owner, *allocator, result);
+        continue;
+      }
+    }
+    // Otherwise a span of the owner's neighbouring ranges per lock hold (at most kTeardownBatch of
     // them), unmapped with one table call and freed in one pass of the allocator.
     SpanOutcome outcome = SpanOutcome::kReleased;
     while (outcome == SpanOutcome::kReleased) {
@@ -238,6 +246,16 @@ TeardownResult AddressSpace::release_guest(GuestId owner) {
     }
   }
   return result;
+}
+
+// Each range is unmapped as the allocator's pass reaches it; one the tables cannot give up stays
+// owned and is counted as failed.
+void AddressSpace::release_all_locked(GuestId owner, VaAllocator& allocator, TeardownResult& result) {
+  result.released += allocator.release_all_of(owner, [&](const VaRange& range) {
+    if (unmap_tables_locked(range)) return true;
+    ++result.failed;
+    return false;
+  });
 }
 
 AddressSpace::SpanOutcome AddressSpace::release_span_locked(GuestId owner, VaAllocator& allocator,
@@ -342,14 +360,20 @@ Status AddressSpace::iounmap(GuestId owner, VirtAddr va) {
 }
 
 Status AddressSpace::unmap_range_locked(const VaRange& range, VaAllocator& allocator) {
-  // The range was mapped whole by this class, so no block straddles its ends and unmap needs no
-  // table page. Should the tables have been edited behind this class's back (a page already
-  // unmapped), whatever is still mapped goes, so that the range can always be released.
+  const Status s = unmap_tables_locked(range);
+  if (!s) return s;
+  return allocator.free(range.start);
+}
+
+// The range was mapped whole by this class, so no block straddles its ends and unmap needs no
+// table page. Should the tables have been edited behind this class's back (a page already
+// unmapped), whatever is still mapped goes, so that the range can always be released.
+Status AddressSpace::unmap_tables_locked(const VaRange& range) {
   Status s = table_->unmap(range.start, range.size);
   if (s.error() == Error::kNotMapped) s = table_->unmap_present(range.start, range.size);
   if (!s) return s;
   if (is_indexed(range)) remove_runs_locked(range.start, range.size);
-  return allocator.free(range.start);
+  return s;
 }
 
 void AddressSpace::remove_runs_locked(VirtAddr start, Size size) {

@@ -307,10 +307,12 @@ void VaAllocator::release_range(Store& store, typename Store::Cursor& at) {
 // factor of the better of O(k log n) and O(n).
 size_t VaAllocator::free_all_of(GuestId owner) {
   if (!initialised_) return 0;
+  auto release_every_one = [](const VaRange&) { return true; };
+  if (prefers_one_pass(owner)) return release_all_of(owner, release_every_one);
   size_t released = 0;
   for (bool more = true; more;) {
     if (!small_ && released > 0 && released >= tree_.size() / kOnePassShare) {
-      released += release_all_in_one_pass(owner);
+      released += release_all_in_one_pass(owner, release_every_one);
       break;
     }
     more = with_store([&](auto& store) {
@@ -325,38 +327,13 @@ size_t VaAllocator::free_all_of(GuestId owner) {
   return released;
 }
 
-// Every range of `owner` becomes free space, merged with the free ranges around it.
-size_t VaAllocator::release_all_in_one_pass(GuestId owner) {
-  size_t released = 0;
-  bool pending = false;  // a run of free space not yet written out
-  uint64_t pending_start = 0;
-  uint64_t pending_size = 0;
-  auto flush = [&](auto& emit) {
-    if (pending) emit(pending_start, VaEntry::free_range(pending_size));
-    pending = false;
-  };
-  tree_.rewrite_all(
-      [&](uint64_t start, const VaEntry& entry, auto emit) {
-        const bool mine = !entry.is_free() && entry.owner() == owner.value;
-        if (mine) {
-          bytes_in_use_ -= entry.size();
-          --used_ranges_;
-          ++released;
-        }
-        if (!entry.is_free() && !mine) {
-          flush(emit);
-          emit(start, entry);
-          return;
-        }
-        if (!pending) {
-          pending = true;
-          pending_start = start;
-          pending_size = 0;
-        }
-        pending_size += entry.size();
-      },
-      [&](auto emit) { flush(emit); });
-  return released;
+bool VaAllocator::prefers_one_pass(GuestId owner) const {
+  if (!initialised_ || small_) return false;
+  const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
+  const size_t leaves = tree_.size() / kOnePassShare;
+  if (leaves == 0) return false;
+  return tree_.count_leaves_where([bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; }, leaves) >=
+         leaves;
 }
 
 template <typename Store>

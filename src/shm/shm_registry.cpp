@@ -72,22 +72,9 @@ Result<ShmObject> ShmRegistry::first_of(GuestId guest) const {
   return object_of(tree_.key(at), tree_.value(at));
 }
 
+// A guest's objects sit side by side in key order: erased a leaf's run at a time.
 size_t ShmRegistry::erase_all_of(GuestId guest) {
-  // From the guest's last object back: each erase takes its leaf's last entry, so nothing shifts,
-  // and without a rebalance the entry before it is one step back on the same cursor.
-  size_t erased = 0;
-  Tree::Cursor at;
-  const ShmKey last{guest.value, ~uint64_t{0}};
-  bool positioned = tree_.find_le(last, &at) && tree_.key(at).guest == guest.value;
-  while (positioned) {
-    ++erased;
-    const ShmKey key = tree_.key(at);
-    const bool rebalanced = tree_.erase(at);
-    if (key.cookie == 0) break;
-    positioned = rebalanced ? tree_.find_le(ShmKey{key.guest, key.cookie - 1}, &at) : tree_.prev(&at);
-    positioned = positioned && tree_.key(at).guest == guest.value;
-  }
-  return erased;
+  return tree_.erase_range(ShmKey{guest.value, 0, 0}, ShmKey{guest.value, ~uint64_t{0}, 1});
 }
 
 size_t ShmRegistry::count_of(GuestId guest) const {

@@ -118,7 +118,7 @@ class ShmRegistry {
   // The first object of `guest`, if any.
   Result<ShmObject> first_of(GuestId guest) const;
   // Forgets every object of `guest`, users or not (its death: the caller has unmapped them all);
-  // returns how many. One descent per object.
+  // returns how many. One descent per leaf they fill: O((k / B + 1) log n).
   size_t erase_all_of(GuestId guest);
 
   size_t count() const { return tree_.size(); }
