@@ -199,6 +199,46 @@ TEST_F(FastPaths, UnmapsInsideALevel3TableThatStaysLive) {
   EXPECT_EQ(tlb.calls.size(), calls);
 }
 
+// A batch unmaps each range at once (the walker sees it gone, a refusal changes nothing), but
+// invalidates once, over the span of them all, at finish; a table page a range emptied stays
+// pending until that invalidation. Ranges in and out of one level-3 table, with the general path
+// (which empties a table) between them, land where they should.
+TEST_F(FastPaths, ABatchInvalidatesOnceAtTheEnd) {
+  const uint64_t a = 0x4000'0000;            // a level-3 table that stays live
+  const uint64_t b = 0x4000'0000 + 2 * MiB;  // one page: its table empties
+  ASSERT_TRUE(table.map(VirtAddr(a), PhysAddr(0x9000'0000), Size(16 * 4 * KiB), rw()));
+  ASSERT_TRUE(table.map(VirtAddr(b + 5 * 4 * KiB), PhysAddr(0x9100'0000), Size(4 * KiB), rw()));
+  const size_t used_before_b = host.pool.used() - 1;
+  tlb.pool = &host.pool;
+  tlb.watched = table_at(b, 3);
+  {
+    TranslationTable::UnmapBatch batch(table.raw());
+    ASSERT_TRUE(batch.unmap(a + 2 * 4 * KiB, 4 * KiB));
+    ASSERT_TRUE(batch.unmap(a + 4 * 4 * KiB, 2 * 4 * KiB));  // the same table, found again
+    ASSERT_TRUE(batch.unmap(b + 5 * 4 * KiB, 4 * KiB));      // the general path: b's table goes
+    const std::vector<uint8_t> before = snapshot();
+    EXPECT_EQ(batch.unmap(a + 2 * 4 * KiB, 4 * KiB).error(), Error::kNotMapped);  // already gone
+    EXPECT_EQ(snapshot(), before);
+    ASSERT_TRUE(batch.unmap_present(a + 7 * 4 * KiB, 3 * 4 * KiB));  // back in a's table
+    expect_unmapped(a + 2 * 4 * KiB, 4 * KiB, 4 * KiB);
+    expect_unmapped(a + 4 * 4 * KiB, 2 * 4 * KiB, 4 * KiB);
+    expect_unmapped(a + 7 * 4 * KiB, 3 * 4 * KiB, 4 * KiB);
+    expect_unmapped(b, 2 * MiB, 4 * KiB);
+    for (uint64_t page : {0, 1, 3, 6, 10, 15}) EXPECT_TRUE(walk_va(a + page * 4 * KiB).ok()) << page;
+    EXPECT_TRUE(tlb.calls.empty());
+    EXPECT_EQ(host.pool.pending(), 1u);  // b's table, unlinked, not reusable yet
+  }                                      // finish
+  ASSERT_EQ(tlb.calls.size(), 1u);
+  EXPECT_EQ(tlb.calls[0].input, a + 2 * 4 * KiB);
+  EXPECT_EQ(tlb.calls[0].size, b + 6 * 4 * KiB - (a + 2 * 4 * KiB));
+  EXPECT_EQ(tlb.calls[0].stride, 4 * KiB);
+  EXPECT_FALSE(tlb.calls[0].leaf_only);  // a table went: walk caches too
+  EXPECT_TRUE(tlb.calls[0].watched_pending);
+  EXPECT_EQ(host.pool.pending(), 0u);
+  EXPECT_EQ(host.pool.used(), used_before_b);
+  EXPECT_EQ(table.raw().statistics().leaves[3], 10u);
+}
+
 TEST_F(FastPaths, PageListsAreCheckedWhateverTheirLength) {
   std::vector<PhysAddr> pages(64);
   for (uint64_t i = 0; i < pages.size(); ++i) pages[i] = PhysAddr(0x9000'0000 + 2 * i * 4 * KiB);

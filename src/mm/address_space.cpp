@@ -250,12 +250,16 @@ TeardownResult AddressSpace::release_guest(GuestId owner) {
 
 // Each range is unmapped as the allocator's pass reaches it; one the tables cannot give up stays
 // owned and is counted as failed.
+// The TLB is invalidated once for the whole pass, before the lock is released, so no address
+// freed in it can be handed out while a stale entry may still reach its old page.
 void AddressSpace::release_all_locked(GuestId owner, VaAllocator& allocator, TeardownResult& result) {
+  arm64::TranslationTable::UnmapBatch batch(table_->raw());
   result.released += allocator.release_all_of(owner, [&](const VaRange& range) {
-    if (unmap_tables_locked(range)) return true;
+    if (unmap_tables_locked(range, batch)) return true;
     ++result.failed;
     return false;
   });
+  batch.finish();
 }
 
 AddressSpace::SpanOutcome AddressSpace::release_span_locked(GuestId owner, VaAllocator& allocator,
@@ -360,7 +364,9 @@ Status AddressSpace::iounmap(GuestId owner, VirtAddr va) {
 }
 
 Status AddressSpace::unmap_range_locked(const VaRange& range, VaAllocator& allocator) {
-  const Status s = unmap_tables_locked(range);
+  arm64::TranslationTable::UnmapBatch batch(table_->raw());
+  const Status s = unmap_tables_locked(range, batch);
+  batch.finish();  // the TLB is clean before the range can be handed out again
   if (!s) return s;
   return allocator.free(range.start);
 }
@@ -368,9 +374,9 @@ Status AddressSpace::unmap_range_locked(const VaRange& range, VaAllocator& alloc
 // The range was mapped whole by this class, so no block straddles its ends and unmap needs no
 // table page. Should the tables have been edited behind this class's back (a page already
 // unmapped), whatever is still mapped goes, so that the range can always be released.
-Status AddressSpace::unmap_tables_locked(const VaRange& range) {
-  Status s = table_->unmap(range.start, range.size);
-  if (s.error() == Error::kNotMapped) s = table_->unmap_present(range.start, range.size);
+Status AddressSpace::unmap_tables_locked(const VaRange& range, arm64::TranslationTable::UnmapBatch& batch) {
+  Status s = batch.unmap(range.start.value, range.size.bytes);
+  if (s.error() == Error::kNotMapped) s = batch.unmap_present(range.start.value, range.size.bytes);
   if (!s) return s;
   if (is_indexed(range)) remove_runs_locked(range.start, range.size);
   return s;

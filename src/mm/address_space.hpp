@@ -171,7 +171,7 @@ class AddressSpace {
   arm64::WalkResult walk_locked(VirtAddr va) const;
   Status insert_runs_locked(GuestId owner, VirtAddr va, const PhysAddr* pages, uint64_t count);
   Status unmap_range_locked(const VaRange& range, VaAllocator& allocator);
-  Status unmap_tables_locked(const VaRange& range);
+  Status unmap_tables_locked(const VaRange& range, arm64::TranslationTable::UnmapBatch& batch);
   void release_all_locked(GuestId owner, VaAllocator& allocator, TeardownResult& result);
   void remove_runs_locked(VirtAddr start, Size size);
   size_t release_batch_locked(GuestId owner, VaAllocator& allocator, VirtAddr& from, TeardownResult& result);

@@ -70,6 +70,36 @@ class TranslationTable {
   // range are split (kOutOfMemory when the pool cannot, and then nothing changed).
   Status unmap_present(uint64_t input, uint64_t size);
 
+  // Many unmaps as one for the TLB. Each is checked and done at once, as unmap or unmap_present
+  // would do it (a refused one changes nothing), but the TLB maintenance is one call over the
+  // span of them all, and the table pages they emptied become reusable only after it, at finish()
+  // (or destruction): a teardown of thousands of ranges costs one invalidation, not thousands.
+  // For a caller that holds the tables' lock throughout, edits the tables only through the batch
+  // meanwhile, and reuses none of the addresses before finish(). Unmaps inside the level-3 table
+  // the previous one used find it without walking down again.
+  class UnmapBatch {
+   public:
+    explicit UnmapBatch(TranslationTable& table) : table_(table) {}
+    ~UnmapBatch() { finish(); }
+    UnmapBatch(const UnmapBatch&) = delete;
+    UnmapBatch& operator=(const UnmapBatch&) = delete;
+
+    Status unmap(uint64_t input, uint64_t size) { return add(input, size, false); }
+    Status unmap_present(uint64_t input, uint64_t size) { return add(input, size, true); }
+    void finish();
+
+   private:
+    Status add(uint64_t input, uint64_t size, bool holes_allowed);
+
+    TranslationTable& table_;
+    uint64_t low_ = ~uint64_t{0};  // the span cleared so far
+    uint64_t high_ = 0;
+    unsigned finest_level_ = kLastLevel + 1;  // none yet
+    bool tables_freed_ = false;
+    uint64_t hint_region_ = ~uint64_t{0};  // the 2 MiB (level-2 entry) of the last level-3 table used
+    PhysAddr hint_table_;
+  };
+
   void set_tlb_maintenance(TlbMaintenance* tlb) { tlb_ = tlb; }
 
   PhysAddr root() const { return root_; }
