@@ -336,6 +336,7 @@ class BTree {
         continue;
       }
       if (Traits::less(high, node->keys[first])) break;
+      if (height_ > 0) prefetch_ahead(at, height_);
       uint32_t end = first + 1;
       while (end < node->count && !Traits::less(high, node->keys[end])) ++end;
       erased += end - first;
@@ -866,8 +867,23 @@ class BTree {
       if (count_of(parent->children[slot - 1], height_) + count <= kLeafCap) return merge_into_left(at, height_);
       return borrow_from_left(at, height_);
     }
-    if (count_of(parent->children[slot + 1], height_) + count <= kLeafCap) return merge_right_in(at, height_);
+    const uint32_t right = count_of(parent->children[slot + 1], height_);
+    if (right + count <= kLeafCap) {  // the fewer entries move: an emptied leaf moves none
+      return count <= right ? merge_into_right(at, height_) : merge_right_in(at, height_);
+    }
     borrow_from_right(at, height_);
+  }
+
+  // The leaf at `at` joins the front of its right sibling and goes; `at` follows its entries.
+  void merge_into_right(Cursor& at, uint32_t level) {
+    Inner* parent = inner(at.nodes[level - 1]);
+    const uint32_t slot = at.index[level - 1];
+    void* node = at.nodes[level];
+    void* right = parent->children[slot + 1];
+    move_entries(node, 0, count_of(node, level), right, 0, true);
+    at.nodes[level] = right;
+    inner_remove(parent, slot);  // the right sibling now sits at `slot`
+    free_block(node, true);
   }
 
   // A dense tree's right-edge node fell below even its relaxed minimum (an empty leaf, an inner
