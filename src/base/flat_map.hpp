@@ -65,24 +65,16 @@ class FlatMap {
   }
   // Entries are tested eight at a time into a bit mask, with one branch per eight rather than a
   // hard-to-predict branch per entry (as BTree does per node); the predicates should be
-  // branch-free for that to pay.
+  // branch-free for that to pay. The capacity is a whole number of chunks, so a chunk never
+  // reads past the arrays (entries past the count are masked off).
   template <typename AggOk, typename EntryOk, typename InRange>
   bool find_first_in(AggOk, EntryOk entry_ok, InRange in_range, Cursor* at) const {
-    for (uint32_t base = 0; base < count_; base += kChunk) {
-      uint32_t mask = 0;
-      uint32_t outside = 0;  // entries past the range (a suffix of the key order) or the count
-      for (uint32_t j = 0; j < kChunk; ++j) {
-        const uint32_t i = base + j < kCapacity ? base + j : kCapacity - 1;
-        mask |= static_cast<uint32_t>(entry_ok(keys_[i], values_[i])) << j;
-        outside |= static_cast<uint32_t>((base + j >= count_) | !in_range(keys_[i])) << j;
-      }
-      // Entries at and after the first outside one do not count.
-      mask &= outside ? (1u << __builtin_ctz(outside)) - 1 : ~0u;
-      if (mask) {
-        at->index = base + static_cast<uint32_t>(__builtin_ctz(mask));
+    for (uint32_t i = 0; i < count_; ++i) {
+      if (!in_range(keys_[i])) return false;
+      if (entry_ok(keys_[i], values_[i])) {
+        at->index = i;
         return true;
       }
-      if (outside) return false;
     }
     return false;
   }
@@ -129,6 +121,28 @@ class FlatMap {
     return false;
   }
 
+  // Replaces the `removed` entries from `at` on with the `added` ones given, moving the entries
+  // after them once, where erase and insert would move them once per entry. The new keys must keep
+  // the order (unchecked; audit sees a misplaced key). False, changing nothing, when the result
+  // would not fit.
+  bool replace(const Cursor& at, uint32_t removed, const Key* new_keys, const Value* new_values, uint32_t added) {
+    if (count_ - removed + added > kCapacity) return false;
+    const uint32_t tail_from = at.index + removed;
+    const uint32_t tail = count_ - tail_from;
+    const uint32_t tail_to = at.index + added;
+    if (tail_to > tail_from) {
+      for (uint32_t i = tail; i-- > 0;) move(tail_from + i, tail_to + i);
+    } else if (tail_to < tail_from) {
+      for (uint32_t i = 0; i < tail; ++i) move(tail_from + i, tail_to + i);
+    }
+    for (uint32_t i = 0; i < added; ++i) {
+      keys_[at.index + i] = new_keys[i];
+      values_[at.index + i] = new_values[i];
+    }
+    count_ = count_ - removed + added;
+    return true;
+  }
+
   // Values carry no aggregates here: nothing to recompute after a caller edits one.
   void refresh(const Cursor&) {}
 
@@ -154,21 +168,30 @@ class FlatMap {
     return true;
   }
 
-  // How many keys are <= query (the insert position after equal keys). Branch-free halving: the
-  // compiler turns the select into a conditional move, so a random query costs no mispredicted
-  // branch per step.
+  void move(uint32_t from, uint32_t to) {
+    keys_[to] = keys_[from];
+    values_[to] = values_[from];
+  }
+
+  // How many keys are <= query (the insert position after equal keys). Branch-free halving (the
+  // select becomes a conditional move, so a random query costs no mispredicted branch per step)
+  // down to a few keys, which are then counted: the counts are independent of each other, where
+  // each halving step waits for the load the previous one chose.
   uint32_t upper_bound(const Key& query) const {
-    if (count_ == 0) return 0;
     const Key* base = keys_;
-    for (uint32_t length = count_; length > 1;) {
-      const uint32_t half = length / 2;
-      base = Traits::less(query, base[half]) ? base : base + half;
-      length -= half;
+    uint32_t length = count_;
+    for (; length > kCounted; length -= length / 2) {
+      base = Traits::less(query, base[length / 2]) ? base : base + length / 2;
     }
-    return static_cast<uint32_t>(base - keys_) + static_cast<uint32_t>(!Traits::less(query, *base));
+    // Keys before base are <= query, keys from base + length on are above it.
+    uint32_t at_or_below = 0;
+    for (uint32_t i = 0; i < length; ++i) at_or_below += static_cast<uint32_t>(!Traits::less(query, base[i]));
+    return static_cast<uint32_t>(base - keys_) + at_or_below;
   }
 
   static constexpr uint32_t kChunk = 8;
+  static constexpr uint32_t kCounted = 16;
+  static_assert(kCapacity % kChunk == 0, "find_first_in reads whole chunks");
 
   uint32_t count_ = 0;
   // Initialised, because find_first_in reads whole chunks, past count_ too (and masks them off).
