@@ -175,10 +175,11 @@ struct VaTreeTraits {
 class VaAllocator {
  public:
   using Tree = BTree<VaTreeTraits>;
-  // Entries held inline before the tree takes over (1.5 KiB): some 30 used ranges with their free
-  // gaps. Beyond that a first fit that must scan far (a large request among small gaps, as
-  // map_shared's 16 pages among 100 mappings) costs more than the tree's guided descent.
-  static constexpr uint32_t kFlatCapacity = 64;
+  // Entries held inline before the tree takes over (4.5 KiB): some 100 used ranges with their free
+  // gaps. Up to there a first fit that scans one word per entry and edits that move the entries
+  // after them with one memmove cost less than the tree's descents and node upkeep, even for a
+  // scan that must go to the end (map_shared's 16 pages among 100 mappings).
+  static constexpr uint32_t kFlatCapacity = 192;
   // A tree this small moves back into the array (a quarter, so a size near the line cannot make
   // every call move the ranges).
   static constexpr uint32_t kFlatReturn = kFlatCapacity / 4;
