@@ -117,5 +117,54 @@ TEST(FlatMap, AgreesWithAStdMap) {
   EXPECT_EQ(it, model.end());
 }
 
+// replace() against the same edit on a std::map: a run of 1-3 entries becomes 1-3 entries with
+// keys between the run's neighbours, the entries after it moving either way; refused, changing
+// nothing, when the result would not fit.
+TEST(FlatMap, ReplaceAgreesWithAStdMap) {
+  std::mt19937_64 rng(5);
+  Map map;
+  std::map<uint64_t, uint64_t> model;
+  auto below = [&](uint64_t bound) { return rng() % bound; };
+  for (int step = 0; step < 100000; ++step) {
+    if (model.size() < 3 || (below(3) == 0 && model.size() < Map::kCapacity)) {
+      const uint64_t key = below(1000) * 8;  // room between keys for replacements
+      if (model.count(key)) continue;
+      ASSERT_TRUE(map.insert(key, key));
+      model[key] = key;
+      continue;
+    }
+    // The run: `removed` entries from a random position.
+    const uint32_t removed = 1 + static_cast<uint32_t>(below(3));
+    const size_t first = below(model.size() - removed + 1);
+    auto run = std::next(model.begin(), static_cast<std::ptrdiff_t>(first));
+    const uint64_t low = run == model.begin() ? 0 : std::prev(run)->first + 1;
+    auto after = std::next(run, removed);
+    const uint64_t high = after == model.end() ? 9000 : after->first;  // keys in [low, high)
+    const uint32_t added = 1 + static_cast<uint32_t>(below(3));
+    if (high - low < added) continue;
+    uint64_t keys[3];
+    uint64_t values[3];
+    for (uint32_t i = 0; i < added; ++i) {
+      keys[i] = low + i * ((high - low) / added);
+      values[i] = step + i;
+    }
+    const bool fits = model.size() - removed + added <= Map::kCapacity;
+    ASSERT_EQ(map.replace(Map::Cursor{static_cast<uint32_t>(first)}, removed, keys, values, added), fits)
+        << "step " << step;
+    if (fits) {
+      model.erase(run, after);
+      for (uint32_t i = 0; i < added; ++i) model[keys[i]] = values[i];
+    }
+    ASSERT_TRUE(map.audit());
+    ASSERT_EQ(map.size(), model.size());
+    auto it = model.begin();
+    map.for_each([&](uint64_t k, uint64_t v) {
+      ASSERT_EQ(k, it->first);
+      ASSERT_EQ(v, it->second);
+      ++it;
+    });
+  }
+}
+
 }  // namespace
 }  // namespace teemm

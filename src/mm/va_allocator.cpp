@@ -184,10 +184,10 @@ VaAllocator::Placement<Store> VaAllocator::lowest_fit(const Store& store, uint64
   // Any free range this long holds an aligned slot wherever its (page-aligned) start lies.
   const uint64_t surely_fits = saturating_add(span, alignment - kPageSize);
   Placement<Store> where;
-  const bool found = store.find_first(
-      [surely_fits](const VaAggregate& agg) { return agg.max_free >= surely_fits; },
-      [surely_fits](uint64_t, const VaEntry& entry) { return entry.is_free() & (entry.size() >= surely_fits); },
-      &where.at);
+  const uint64_t threshold = VaEntry::fit_threshold(surely_fits);
+  const bool found =
+      store.find_first([surely_fits](const VaAggregate& agg) { return agg.max_free >= surely_fits; },
+                       [threshold](uint64_t, const VaEntry& entry) { return entry.fit_key() >= threshold; }, &where.at);
   if (!found) return Placement<Store>{};
   const uint64_t block_start = store.key(where.at);
   const uint64_t block_end = block_start + store.value(where.at).size();
@@ -238,16 +238,29 @@ Result<VirtAddr> VaAllocator::carve(Store& store, Placement<Store>& where, uint6
   const bool keeps_right = used_end < where.block_end;
   const size_t needed = (keeps_left ? 1 : 0) + (keeps_right ? 1 : 0);
   if (available_nodes() < needed) return Error::kOutOfMemory;
-  if constexpr (std::is_same_v<Store, Flat>) {
-    if (store.size() + needed > kFlatCapacity) return kFlatIsFull;  // nothing changed yet
-  }
 
   const VaEntry used = VaEntry::used_range(
       span, request.owner.value,
       static_cast<uint8_t>(static_cast<uint8_t>(request.kind) | (request.guard_page ? VaEntry::kGuardFlag : 0)),
       request.backing);
   auto& at = where.at;
-  if (keeps_left) {
+  if constexpr (std::is_same_v<Store, Flat>) {
+    // The block's entry and its one or two new neighbours go in with one move of the entries after.
+    uint64_t starts[3];
+    VaEntry entries[3];
+    uint32_t count = 0;
+    if (keeps_left) {
+      starts[count] = where.block_start;
+      entries[count++] = VaEntry::free_range(where.start - where.block_start);
+    }
+    starts[count] = where.start;
+    entries[count++] = used;
+    if (keeps_right) {
+      starts[count] = used_end;
+      entries[count++] = VaEntry::free_range(where.block_end - used_end);
+    }
+    if (!store.replace(at, 1, starts, entries, count)) return kFlatIsFull;  // nothing changed
+  } else if (keeps_left) {
     store.value(at).set_size(where.start - where.block_start);
     store.refresh(at);
     insert_next(store, at, where.start, used);
@@ -255,7 +268,9 @@ Result<VirtAddr> VaAllocator::carve(Store& store, Placement<Store>& where, uint6
     store.value(at) = used;
     store.refresh(at);
   }
-  if (keeps_right) insert_next(store, at, used_end, VaEntry::free_range(where.block_end - used_end));
+  if constexpr (!std::is_same_v<Store, Flat>) {
+    if (keeps_right) insert_next(store, at, used_end, VaEntry::free_range(where.block_end - used_end));
+  }
   bytes_in_use_ += span;
   ++used_ranges_;
   return VirtAddr(where.start);
@@ -278,6 +293,10 @@ Status VaAllocator::free(VirtAddr start) {
 // Needs no new entry.
 template <typename Store>
 void VaAllocator::release_range(Store& store, typename Store::Cursor& at) {
+  if constexpr (std::is_same_v<Store, Flat>) {
+    release_in_array(store, at);
+    return;
+  }
   const uint64_t start = store.key(at);
   const uint64_t size = store.value(at).size();
   auto before = at;
@@ -299,6 +318,22 @@ void VaAllocator::release_range(Store& store, typename Store::Cursor& at) {
   }
   store.value(at) = VaEntry::free_range(merged_end - store.key(at));
   store.refresh(at);
+}
+
+// The same in the array: the used range and the free neighbours it absorbs become one entry, with
+// one move of the entries after them.
+void VaAllocator::release_in_array(Flat& flat, Flat::Cursor& at) {
+  const uint32_t last = static_cast<uint32_t>(flat.size()) - 1;
+  const bool merge_before = at.index > 0 && flat.value(Flat::Cursor{at.index - 1}).is_free();
+  const bool merge_after = at.index < last && flat.value(Flat::Cursor{at.index + 1}).is_free();
+  const Flat::Cursor first{at.index - merge_before};
+  const Flat::Cursor final_entry{at.index + merge_after};
+  const uint64_t start = flat.key(first);
+  const VaEntry merged = VaEntry::free_range(flat.key(final_entry) + flat.value(final_entry).size() - start);
+  bytes_in_use_ -= flat.value(at).size();
+  --used_ranges_;
+  (void)flat.replace(first, final_entry.index - first.index + 1, &start, &merged, 1);  // never grows
+  at = first;
 }
 
 // One range at a time (a descent and a coalescing free each) while the owner's ranges look few;

@@ -111,6 +111,17 @@ class VaEntry {
   uint64_t backing() const { return backing_; }
   void set_backing(uint64_t backing) { backing_ = backing; }
 
+  // Free ranges of at least `bytes` are exactly the entries with fit_key() >= fit_threshold(bytes),
+  // so a first-fit scan makes one comparison per entry. The word rotated puts the free flag on top
+  // (used ranges fall below every threshold) and the size under it; a free range has no owner and
+  // no other flag, so nothing below the size counts.
+  uint64_t fit_key() const { return (word_ >> kFitRotation) | (word_ << (64 - kFitRotation)); }
+  static uint64_t fit_threshold(uint64_t bytes) {
+    if (bytes > kMaxBytes) return ~uint64_t{0};  // above every key
+    const uint64_t pages = (bytes + kPageSize - 1) >> kPageShift;
+    return (uint64_t{1} << 63) | (pages << (kSizeShift - kFitRotation));
+  }
+
   bool is_free() const { return (flags() & kFreeFlag) != 0; }
   bool has_guard() const { return (flags() & kGuardFlag) != 0; }
   VaRangeKind kind() const { return static_cast<VaRangeKind>(flags() & kKindMask); }
@@ -121,6 +132,8 @@ class VaEntry {
   static constexpr unsigned kOwnerShift = 8;
   static constexpr unsigned kSizeShift = 24;
   static constexpr uint64_t kLowMask = (uint64_t{1} << kSizeShift) - 1;
+  static constexpr unsigned kFitRotation = 6;  // brings the free flag (bit 5) to bit 63
+  static_assert(kFreeFlag == uint64_t{1} << (kFitRotation - 1));
 
   VaEntry(uint64_t bytes, uint16_t owner, uint8_t flags, uint64_t backing)
       : word_(((bytes >> kPageShift) << kSizeShift) | (uint64_t{owner} << kOwnerShift) | flags), backing_(backing) {}
@@ -162,10 +175,11 @@ struct VaTreeTraits {
 class VaAllocator {
  public:
   using Tree = BTree<VaTreeTraits>;
-  // Entries held inline before the tree takes over (1.5 KiB): some 30 used ranges with their free
-  // gaps. Beyond that a first fit that must scan far (a large request among small gaps, as
-  // map_shared's 16 pages among 100 mappings) costs more than the tree's guided descent.
-  static constexpr uint32_t kFlatCapacity = 64;
+  // Entries held inline before the tree takes over (4.5 KiB): some 100 used ranges with their free
+  // gaps. Up to there a first fit that scans one word per entry and edits that move the entries
+  // after them with one memmove cost less than the tree's descents and node upkeep, even for a
+  // scan that must go to the end (map_shared's 16 pages among 100 mappings).
+  static constexpr uint32_t kFlatCapacity = 192;
   // A tree this small moves back into the array (a quarter, so a size near the line cannot make
   // every call move the ranges).
   static constexpr uint32_t kFlatReturn = kFlatCapacity / 4;
@@ -305,6 +319,7 @@ class VaAllocator {
   Result<VirtAddr> carve(Store& store, Placement<Store>& where, uint64_t span, const AllocationRequest& request);
   template <typename Store>
   void release_range(Store& store, typename Store::Cursor& at);
+  void release_in_array(Flat& flat, Flat::Cursor& at);
   template <typename Store>
   bool first_used_of(const Store& store, GuestId owner, typename Store::Cursor* at) const;
   template <typename Store>
