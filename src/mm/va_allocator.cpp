@@ -26,18 +26,6 @@ constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
 
 constexpr bool is_power_of_two(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
 
-// Inserts the entry that follows `at` (which then names it): the array is told where; the tree
-// finds the place itself.
-template <typename Store>
-void insert_next(Store& store, typename Store::Cursor& at, uint64_t start, const VaEntry& entry) {
-  if constexpr (requires { store.insert_after(at, start, entry); }) {
-    (void)store.insert_after(at, start, entry);
-    (void)store.next(&at);
-  } else {
-    (void)store.insert(start, entry);
-  }
-}
-
 // Said by a carve in the inline array that has no room for its new entries; allocate then moves
 // the ranges to the tree and carves there, so this never reaches a caller.
 constexpr Error kFlatIsFull = Error::kLimitReached;
@@ -260,16 +248,16 @@ Result<VirtAddr> VaAllocator::carve(Store& store, Placement<Store>& where, uint6
       entries[count++] = VaEntry::free_range(where.block_end - used_end);
     }
     if (!store.replace(at, 1, starts, entries, count)) return kFlatIsFull;  // nothing changed
-  } else if (keeps_left) {
-    store.value(at).set_size(where.start - where.block_start);
-    store.refresh(at);
-    insert_next(store, at, where.start, used);
-  } else {
-    store.value(at) = used;
-    store.refresh(at);
-  }
-  if constexpr (!std::is_same_v<Store, Flat>) {
-    if (keeps_right) insert_next(store, at, used_end, VaEntry::free_range(where.block_end - used_end));
+  } else {  // the tree finds each new entry's place itself
+    if (keeps_left) {
+      store.value(at).set_size(where.start - where.block_start);
+      store.refresh(at);
+      (void)store.insert(where.start, used);
+    } else {
+      store.value(at) = used;
+      store.refresh(at);
+    }
+    if (keeps_right) (void)store.insert(used_end, VaEntry::free_range(where.block_end - used_end));
   }
   bytes_in_use_ += span;
   ++used_ranges_;
@@ -336,10 +324,10 @@ void VaAllocator::release_in_array(Flat& flat, Flat::Cursor& at) {
   at = first;
 }
 
-// One range at a time (a descent and a coalescing free each) while the owner's ranges look few;
-// once they have come to a 64th of the tree, the rest go in one pass over it (rewrite_all), whose
-// O(n) then costs about what the descents so far did. Either way the total stays within a small
-// factor of the better of O(k log n) and O(n).
+// In one pass over the tree (rewrite_all) when the inner nodes already show the owner in many
+// leaves; else one range at a time (a descent and a coalescing free each) until they have come to
+// a 64th of the tree, when the rest go in that pass, whose O(n) then costs about what the descents
+// so far did. Either way the total stays within a small factor of the better of O(k log n) and O(n).
 size_t VaAllocator::free_all_of(GuestId owner) {
   if (!initialised_) return 0;
   auto release_every_one = [](const VaRange&) { return true; };
