@@ -140,29 +140,27 @@ class TableEditor {
   }
 
   // Both passes of an unmap. A range inside one level-3 table that keeps other live entries frees
-  // no table, so it is checked and cleared there directly. `hint` (a batch's): the level-3 table
-  // of a 2 MiB region the last unmap found, still linked unless the general path ran since.
+  // no table, so it is checked and cleared there directly. `hint` (the batch's): the level-3 table
+  // of the 2 MiB region the last unmap found, still linked unless the general path ran since.
   struct LastTable {
     uint64_t& region;
     PhysAddr& table;
   };
   Status unmap(uint64_t start, uint64_t end, bool holes_allowed, unsigned& finest_level, bool& tables_freed,
-               const LastTable* hint = nullptr) {
+               const LastTable& hint) {
     const uint64_t region = start >> level_shift(2);
     PhysAddr table;
-    const bool known = hint != nullptr && hint->region == region && ((end - 1) >> level_shift(2)) == region;
-    if (known) table = hint->table;
+    const bool known = hint.region == region && ((end - 1) >> level_shift(2)) == region;
+    if (known) table = hint.table;
     if ((known || last_level_table(start, end, table)) && pool_.live_entries(table) > (end - start) >> kPageShift) {
       uint64_t* entries = pool_.entries(table);
       if (!holes_allowed && !all_valid(entries, span_at(kLastLevel, start, end))) return Error::kNotMapped;
       clear_pages(entries, pool_.live_entries(table), start, end, finest_level);
-      if (hint != nullptr) {
-        hint->region = region;
-        hint->table = table;
-      }
+      hint.region = region;
+      hint.table = table;
       return Status();
     }
-    if (hint != nullptr) hint->region = ~uint64_t{0};  // the general path may unlink tables
+    hint.region = ~uint64_t{0};  // the general path may unlink tables
     const unsigned level = table_.start_level();
     uint64_t tables_needed = 0;
     if (Status s = prepare_unmap(level, pool_.entries(table_.root_), start, end, tables_needed, holes_allowed); !s)
@@ -464,17 +462,13 @@ Status TranslationTable::unmap(uint64_t input, uint64_t size) { return unmap_wit
 
 Status TranslationTable::unmap_present(uint64_t input, uint64_t size) { return unmap_with(input, size, true); }
 
+// One unmap is a batch of one: the same checks, one invalidation for its range, then the pages
+// it unlinked go back.
 Status TranslationTable::unmap_with(uint64_t input, uint64_t size, bool holes_allowed) {
-  if (size == 0) return Error::kZeroSize;
-  if (Status s = check_input_range(input, size, input_limit()); !s) return s;
-  unsigned finest_level = kLastLevel + 1;
-  bool tables_freed = false;
-  if (Status s = TableEditor(*this).unmap(input, input + size, holes_allowed, finest_level, tables_freed); !s) return s;
-  if (tlb_ != nullptr && finest_level <= kLastLevel)
-    tlb_->invalidate(stage_, input, size, level_block_size(finest_level), !tables_freed);
-  // Only now, with no walk able to reach them, may the unlinked table pages be reused.
-  pool_->reclaim_pending();
-  return Status();
+  UnmapBatch batch(*this);
+  const Status s = holes_allowed ? batch.unmap_present(input, size) : batch.unmap(input, size);
+  batch.finish();
+  return s;
 }
 
 Status TranslationTable::UnmapBatch::add(uint64_t input, uint64_t size, bool holes_allowed) {
@@ -483,7 +477,7 @@ Status TranslationTable::UnmapBatch::add(uint64_t input, uint64_t size, bool hol
   unsigned finest_level = kLastLevel + 1;
   bool tables_freed = false;
   const TableEditor::LastTable hint{hint_region_, hint_table_};
-  if (Status s = TableEditor(table_).unmap(input, input + size, holes_allowed, finest_level, tables_freed, &hint); !s)
+  if (Status s = TableEditor(table_).unmap(input, input + size, holes_allowed, finest_level, tables_freed, hint); !s)
     return s;
   if (finest_level > kLastLevel) return Status();  // nothing was mapped: nothing to invalidate
   low_ = input < low_ ? input : low_;
