@@ -365,21 +365,214 @@ class BTree {
     return count_leaves_below(inner(root()), 0, agg_ok, limit);
   }
 
-  // Replaces every entry, in one pass over the leaves and one over each level above them:
-  // rewrite(key, value, emit) sees each entry in key order and calls emit(key, value) for none or
-  // more entries of the new tree; finish(emit) is called once at the end. What is emitted must be
-  // in strictly increasing key order and never outnumber the entries seen so far (a filter, or a
-  // merge of neighbours), because it is written into the leaves already read. O(n + blocks), where
-  // k erases cost O(k log n): the better choice when k is a fair share of n. Nodes come out packed
-  // full, the right edge holding the rest, so only dense-fill trees offer it.
-  template <typename Rewrite, typename Finish>
-  void rewrite_all(Rewrite rewrite, Finish finish) {
-    static_assert(kDenseFill, "packed nodes rely on the right edge's relaxed minimum");
-    if (height_ == 0) return rewrite_root_leaf(rewrite, finish);
-    size_t nodes = rewrite_leaves(rewrite, finish);
+  class LeafWriter;
+
+  // Edits every leaf in place, in one pass over the leaves and one over each level above them.
+  // visit(keys, values, count, out) sees each leaf's entries in key order and says through `out`
+  // what the new tree holds in their place: out.keep(first, n) keeps n of them as they are,
+  // out.put(key, value) adds one, out.amend_last(value) changes the value of the last entry kept
+  // or put, even in a leaf already done. The output must be in strictly increasing key order and
+  // never outnumber the entries read so far (a filter, or a merge of neighbours), because it is
+  // written into the leaves already read: read an entry before output can reach its slot. An entry
+  // that stays where it was costs no store, and an unchanged leaf no more than its reading, so the
+  // pass reads O(n) and writes what changes, plus O(blocks / B) above the leaves. A leaf keeps its
+  // own entries while it holds the minimum; one left short fills from the next. Only dense-fill
+  // trees offer it: the last leaf relies on the right edge's relaxed minimum.
+  template <typename Visit>
+  void edit_leaves(Visit visit) {
+    static_assert(kDenseFill, "the last leaf relies on the right edge's relaxed minimum");
+    Cursor read;
+    first_node(&read, height_);
+    LeafWriter out(*this, read);
+    for (bool more = true; more;) {
+      if (height_ > 0) prefetch_ahead(read, height_);
+      const Leaf* source = leaf(read.nodes[height_]);
+      out.begin_leaf(source);
+      visit(static_cast<const Key*>(source->keys), static_cast<const Value*>(source->values), source->count, out);
+      out.end_leaf();
+      more = next_node(&read, height_);
+    }
+    out.finish(leaf(read.nodes[height_]));
+    count_ = out.entries_;
+    if (height_ == 0) return;
+    size_t nodes = out.leaves_;
     for (uint32_t level = height_; level-- > 1;) nodes = repack_level(level, nodes);
     repack_root(nodes);
   }
+
+  // edit_leaves' output, written from the first leaf on. While the write leaf is the leaf being
+  // read (aligned, the usual case), it is named by the read cursor; a short leaf that fills from
+  // the next ones gets a cursor of its own until it closes. Kept entries that stay in place do not
+  // move and a put equal to what is there is not stored; a leaf changed is summarised into its
+  // parent's slot, from the aggregate of its output where every part of it came with one.
+  class LeafWriter {
+   public:
+    void keep(uint32_t first, uint32_t n) {
+      Agg agg{};
+      for (uint32_t i = 0; i < n; ++i)
+        agg = Traits::combine(agg, Traits::entry_agg(source_->keys[first + i], source_->values[first + i]));
+      keep(first, n, agg);
+    }
+    // The same, with the aggregate of those n entries, for a caller that has it at hand.
+    void keep(uint32_t first, uint32_t n, const Agg& agg_of_run) {
+      if (n == 0) return;
+      entries_ += n;
+      if (target_ == source_ && filled_ == first) {  // in place
+        agg_ = Traits::combine(agg_, agg_of_run);
+        filled_ += n;
+        last_ = Slot{target_, filled_ - 1};
+        return;
+      }
+      if (filled_ == kLeafCap) advance();
+      agg_ = Traits::combine(agg_, agg_of_run);
+      if (n > kLeafCap - filled_) agg_known_ = false;  // the run spans two leaves
+      while (n > 0) {
+        if (filled_ == kLeafCap) {
+          advance();
+          agg_known_ = false;
+        }
+        const uint32_t room = kLeafCap - filled_;
+        const uint32_t m = n < room ? n : room;
+        // Ascending: in one leaf the write position is below the read one.
+        for (uint32_t i = 0; i < m; ++i) {
+          target_->keys[filled_ + i] = source_->keys[first + i];
+          target_->values[filled_ + i] = source_->values[first + i];
+        }
+        filled_ += m;
+        first += m;
+        n -= m;
+        dirty_ = true;
+      }
+      last_ = Slot{target_, filled_ - 1};
+    }
+    void put(const Key& k, const Value& v) {
+      if (filled_ == kLeafCap) advance();
+      if (!same_key(target_->keys[filled_], k) || !(target_->values[filled_] == v)) {
+        target_->keys[filled_] = k;
+        target_->values[filled_] = v;
+        dirty_ = true;
+      }
+      agg_ = Traits::combine(agg_, Traits::entry_agg(k, v));
+      last_ = Slot{target_, filled_};
+      ++filled_;
+      ++entries_;
+    }
+    void amend_last(const Value& v) {
+      Value& value = last_.node->values[last_.index];
+      if (value == v) return;
+      value = v;
+      if (last_.node == target_) {  // what it replaced may have counted in the aggregate
+        dirty_ = true;
+        agg_known_ = false;
+      } else {  // a leaf already sealed: its slot above is summarised again (its smallest key stays)
+        sealed_above_.parent->aggs[sealed_above_.slot] = leaf_agg(last_.node);
+      }
+    }
+
+   private:
+    friend class BTree;
+    struct Slot {
+      Leaf* node;
+      uint32_t index;
+    };
+    struct Above {
+      Inner* parent;
+      uint32_t slot;
+    };
+
+    LeafWriter(BTree& tree, const Cursor& read) : tree_(tree), read_(read) {}
+
+    void begin_leaf(const Leaf* source) {
+      source_ = source;
+      if (aligned_) start(const_cast<Leaf*>(source));
+    }
+    // The leaf just read is done. An aligned write leaf closes if it holds the minimum; a short
+    // one stays open for the next leaves. An open one closes once it holds the minimum, and the
+    // leaves after it, up to this one, were emptied into it and go.
+    void end_leaf() {
+      if (filled_ < kLeafMin) {
+        if (aligned_) {
+          write_ = read_;
+          aligned_ = false;
+        }
+        return;
+      }
+      if (aligned_) {
+        seal(above(read_));
+        return;
+      }
+      close_open_leaf(source_);
+    }
+    // After the last leaf: a write leaf still open closes, short or not (the right edge).
+    void finish(const Leaf* last_read) {
+      if (!aligned_) close_open_leaf(last_read);
+    }
+
+    void close_open_leaf(const Leaf* last_read) {
+      const uint32_t height = tree_.height_;
+      Cursor past = write_;
+      if (filled_ > 0 || leaves_ == 0) {
+        seal(above(write_));
+      } else {
+        drop(write_);
+      }
+      while (past.nodes[height] != last_read) {
+        (void)tree_.next_node(&past, height);
+        drop(past);
+      }
+      aligned_ = true;
+    }
+    // The open write leaf filled up while the read is further on: the next one takes over.
+    void advance() {
+      seal(above(write_));
+      (void)tree_.next_node(&write_, tree_.height_);  // exists: the write never passes the read
+      start(leaf(write_.nodes[tree_.height_]));
+    }
+    void start(Leaf* target) {
+      target_ = target;
+      filled_ = 0;
+      dirty_ = false;
+      agg_ = Agg{};
+      agg_known_ = true;
+    }
+    Above above(const Cursor& at) const {
+      const uint32_t height = tree_.height_;
+      return height == 0 ? Above{nullptr, 0} : Above{inner(at.nodes[height - 1]), at.index[height - 1]};
+    }
+    void seal(const Above& slot) {
+      Leaf* node = target_;
+      if (filled_ != node->count) dirty_ = true;
+      for (uint32_t i = filled_; i < node->count; ++i) node->keys[i] = Traits::kMaxKey;
+      node->count = filled_;
+      ++leaves_;
+      if (!slot.parent) return;  // the root leaf
+      if (last_.node == node) sealed_above_ = slot;
+      if (!dirty_) return;
+      slot.parent->keys[slot.slot] = node->keys[0];
+      slot.parent->aggs[slot.slot] = agg_known_ ? agg_ : leaf_agg(node);
+    }
+    // A leaf the pass left empty: its parent's slot is cleared for repack_level to pass over.
+    void drop(const Cursor& at) {
+      const uint32_t height = tree_.height_;
+      inner(at.nodes[height - 1])->children[at.index[height - 1]] = nullptr;
+      tree_.free_block(at.nodes[height], true);
+    }
+
+    BTree& tree_;
+    const Cursor& read_;
+    Cursor write_;  // the open write leaf's, while not aligned
+    bool aligned_ = true;
+    Leaf* target_ = nullptr;
+    const Leaf* source_ = nullptr;
+    uint32_t filled_ = 0;
+    bool dirty_ = false;
+    Agg agg_{};              // of the output in target_ so far
+    bool agg_known_ = true;  // false when agg_ may miss a change
+    Slot last_{nullptr, 0};
+    Above sealed_above_{nullptr, 0};  // the slot above the sealed leaf that holds last_
+    size_t entries_ = 0;
+    size_t leaves_ = 0;
+  };
 
   // Recomputes aggregates above `at` after the caller changed its value (never its key).
   void refresh(const Cursor& at) { refresh_from(at, height_ + 1); }
@@ -414,66 +607,7 @@ class BTree {
     return total;
   }
 
-  template <typename Rewrite, typename Finish>
-  void rewrite_root_leaf(Rewrite& rewrite, Finish& finish) {
-    const Leaf old = *leaf(root());
-    Leaf* node = init_leaf(root());
-    auto emit = [&](const Key& k, const Value& v) { leaf_put(node, node->count, k, v); };
-    for (uint32_t i = 0; i < old.count; ++i) rewrite(old.keys[i], old.values[i], emit);
-    finish(emit);
-    count_ = node->count;
-  }
-
-  // Streams the entries through `rewrite` into the leaves from the first on, each filled before
-  // the next; the write position never passes the read one (see rewrite_all), and a leaf's count
-  // changes only once the read has left it. Frees the leaves left over; returns how many remain.
-  template <typename Rewrite, typename Finish>
-  size_t rewrite_leaves(Rewrite& rewrite, Finish& finish) {
-    Cursor read;
-    Cursor write;
-    (void)first(&read);
-    write = read;
-    Leaf* target = leaf(write.nodes[height_]);
-    uint32_t filled = 0;
-    size_t leaves = 1;
-    size_t entries = 0;
-    Agg agg{};  // of the leaf being filled, summed while its entries are at hand
-    auto emit = [&](const Key& k, const Value& v) {
-      if (filled == kLeafCap) {
-        target->count = kLeafCap;
-        summarise_into_parent(write, height_, target->keys[0], agg);
-        (void)next_node(&write, height_);
-        target = leaf(write.nodes[height_]);
-        filled = 0;
-        agg = Agg{};
-        ++leaves;
-      }
-      target->keys[filled] = k;
-      target->values[filled] = v;
-      agg = Traits::combine(agg, Traits::entry_agg(k, v));
-      ++filled;
-      ++entries;
-    };
-    for (bool more = true; more; more = next_node(&read, height_)) {
-      prefetch_ahead(read, height_);
-      const Leaf* source = leaf(read.nodes[height_]);
-      const uint32_t count = source->count;  // the leaf's own count stays until the read leaves it
-      for (uint32_t i = 0; i < count; ++i) {
-        const Key k = source->keys[i];  // copies: emit may overwrite the slot
-        const Value v = source->values[i];
-        rewrite(k, v, emit);
-      }
-    }
-    finish(emit);
-    count_ = entries;
-    target->count = filled;
-    for (uint32_t i = filled; i < kLeafCap; ++i) target->keys[i] = Traits::kMaxKey;
-    summarise_into_parent(write, height_, target->keys[0], agg);
-    while (next_node(&write, height_)) free_block(write.nodes[height_], true);
-    return leaves;
-  }
-
-  // A rewritten node's smallest key and aggregate, stored in the slot its old parent has for that
+  // A repacked node's smallest key and aggregate, stored in the slot its old parent has for that
   // position: the pass over the level above reads them there instead of reading the node again.
   // The passes below only follow counts and children, which this leaves alone.
   static void summarise_into_parent(const Cursor& at, uint32_t level, const Key& smallest, const Agg& agg) {
@@ -482,8 +616,8 @@ class BTree {
     parent->aggs[at.index[level - 1]] = agg;
   }
 
-  // Packs the first `children` nodes of level + 1 (in order) into the nodes of `level`, full
-  // from the first on, as the leaves were; frees the nodes of `level` left over. A last node left
+  // Packs the first `children` nodes of level + 1 (in order, passing over cleared slots) into the
+  // nodes of `level`, full from the first on; frees the nodes of `level` left over. A last node left
   // with one child takes one more from its neighbour (the right edge's minimum is two). Returns
   // how many nodes remain.
   size_t repack_level(uint32_t level, size_t children) {
@@ -499,7 +633,9 @@ class BTree {
     size_t taken = 0;
     for (bool more = true; more && taken < children; more = next_node(&read, level)) {
       const Inner* source = inner(read.nodes[level]);
-      for (uint32_t i = 0; i < source->count && taken < children; ++i, ++taken) {
+      for (uint32_t i = 0; i < source->count && taken < children; ++i) {
+        if (!source->children[i]) continue;  // a leaf edit_leaves left empty
+        ++taken;
         if (filled == kInnerCap) {
           seal_inner(target, filled);
           summarise_into_parent(write, level, target->keys[0], inner_agg(target));
@@ -535,11 +671,19 @@ class BTree {
     return nodes;
   }
 
-  // The root keeps the first `children` of its children; a root left with one child hands over
-  // to it, as often as that happens (a level always keeps at least one node).
+  // The root keeps the first `children` of its children (passing over cleared slots); a root left
+  // with one child hands over to it, as often as that happens (a level always keeps one node).
   void repack_root(size_t children) {
     Inner* top = inner(root());  // its slots were summarised by the pass below
-    seal_inner(top, static_cast<uint32_t>(children));
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < top->count && kept < children; ++i) {
+      if (!top->children[i]) continue;  // a leaf edit_leaves left empty
+      top->keys[kept] = top->keys[i];
+      top->aggs[kept] = top->aggs[i];
+      top->children[kept] = top->children[i];
+      ++kept;
+    }
+    seal_inner(top, kept);
     while (height_ > 0 && inner(root())->count == 1) shrink_root();
   }
 

@@ -324,7 +324,7 @@ void VaAllocator::release_in_array(Flat& flat, Flat::Cursor& at) {
   at = first;
 }
 
-// In one pass over the tree (rewrite_all) when the inner nodes already show the owner in many
+// In one pass over the tree (edit_leaves) when the inner nodes already show the owner in many
 // leaves; else one range at a time (a descent and a coalescing free each) until they have come to
 // a 64th of the tree, when the rest go in that pass, whose O(n) then costs about what the descents
 // so far did. Either way the total stays within a small factor of the better of O(k log n) and O(n).

@@ -127,6 +127,7 @@ class VaEntry {
   VaRangeKind kind() const { return static_cast<VaRangeKind>(flags() & kKindMask); }
 
   VaEntry() = default;
+  bool operator==(const VaEntry&) const = default;
 
  private:
   static constexpr unsigned kOwnerShift = 8;
@@ -409,38 +410,47 @@ size_t VaAllocator::release_all_of(GuestId owner, Release&& release) {
 }
 
 // Every range of `owner` that release() lets go becomes free space, merged with the free ranges
-// around it; the rest of the entries stream through unchanged.
+// around it, in one pass that edits each leaf in place: runs of other entries are kept where they
+// are, and a free run is put once and then amended as it grows, so only what changes is written.
 template <typename Release>
 size_t VaAllocator::release_all_in_one_pass(GuestId owner, Release& release) {
   size_t released = 0;
   uint64_t bytes_released = 0;
-  bool pending = false;  // a run of free space not yet written out
-  uint64_t pending_start = 0;
-  uint64_t pending_size = 0;
-  auto flush = [&](auto& emit) {
-    if (pending) emit(pending_start, VaEntry::free_range(pending_size));
-    pending = false;
-  };
-  tree_.rewrite_all(
-      [&](uint64_t start, const VaEntry& entry, auto emit) {
-        const bool free = entry.is_free();
-        if (!free && (entry.owner() != owner.value || !release(range_of(start, entry)))) {
-          flush(emit);
-          emit(start, entry);
-          return;
+  bool free_run = false;  // the last entry output is free space that the next may join
+  uint64_t run_bytes = 0;
+  tree_.edit_leaves([&](const uint64_t* starts, const VaEntry* entries, uint32_t count, auto& out) {
+    for (uint32_t i = 0; i < count; ++i) {
+      uint32_t end = i;
+      VaAggregate kept;  // of the run of other owners' ranges, summed as the scan reads them
+      for (; end < count && !entries[end].is_free() && entries[end].owner() != owner.value; ++end)
+        kept.owner_mask |= VaTreeTraits::owner_bit(entries[end].owner());
+      if (end > i) {  // kept as they are
+        out.keep(i, end - i, kept);
+        free_run = false;
+        i = end;
+        if (i == count) break;
+      }
+      const uint64_t start = starts[i];  // read before the output can reach slot i
+      const VaEntry entry = entries[i];
+      if (!entry.is_free()) {
+        if (!release(range_of(start, entry))) {
+          out.keep(i, 1);
+          free_run = false;
+          continue;
         }
-        if (!free) {
-          bytes_released += entry.size();
-          ++released;
-        }
-        if (!pending) {
-          pending = true;
-          pending_start = start;
-          pending_size = 0;
-        }
-        pending_size += entry.size();
-      },
-      [&](auto emit) { flush(emit); });
+        bytes_released += entry.size();
+        ++released;
+      }
+      if (free_run) {
+        run_bytes += entry.size();
+        out.amend_last(VaEntry::free_range(run_bytes));
+      } else {
+        run_bytes = entry.size();
+        out.put(start, VaEntry::free_range(run_bytes));
+        free_run = true;
+      }
+    }
+  });
   bytes_in_use_ -= bytes_released;
   used_ranges_ -= released;
   return released;
