@@ -136,15 +136,7 @@ void release_all(Fixture& f, uint16_t owner, uint32_t keep_every) {
 }
 
 void free_all(Fixture& f, uint16_t owner) {
-  size_t expected = 0;
-  for (auto it = f.model.used.begin(); it != f.model.used.end();) {
-    if (it->second.owner == owner) {
-      it = f.model.used.erase(it);
-      ++expected;
-    } else {
-      ++it;
-    }
-  }
+  const size_t expected = std::erase_if(f.model.used, [&](const auto& entry) { return entry.second.owner == owner; });
   FUZZ_CHECK(f.allocator.free_all_of(GuestId(owner)) == expected);
 }
 

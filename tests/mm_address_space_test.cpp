@@ -313,15 +313,8 @@ TEST(AddressSpaceProperty, RandomOperationsAgreeWithModelAndLeaveNothingBehind) 
         }
       } else if (op < 88) {
         const GuestId owner(1 + random() % 4);
-        size_t expected = 0;
-        for (auto it = model.ranges.begin(); it != model.ranges.end();) {
-          if (it->second.owner == owner) {
-            it = model.ranges.erase(it);
-            ++expected;
-          } else {
-            ++it;
-          }
-        }
+        const size_t expected =
+            std::erase_if(model.ranges, [&](const auto& entry) { return entry.second.owner == owner; });
         const TeardownResult released = f.space.release_guest(owner);
         ASSERT_EQ(released.released, expected);
         ASSERT_EQ(released.failed, 0u);

@@ -106,15 +106,7 @@ TEST(ShmRegistry, RandomOperationsAgreeWithAMap) {
         }
         default:
           if (random() % 50 == 0) {  // a guest dies
-            size_t expected = 0;
-            for (auto it = model.begin(); it != model.end();) {
-              if (it->first.first == guest) {
-                it = model.erase(it);
-                ++expected;
-              } else {
-                ++it;
-              }
-            }
+            const size_t expected = std::erase_if(model, [&](const auto& entry) { return entry.first.first == guest; });
             ASSERT_EQ(r.erase_all_of(GuestId(guest)), expected);
           }
       }

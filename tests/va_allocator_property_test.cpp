@@ -258,15 +258,7 @@ TEST_P(VaAllocatorProperty, AgreesWithReferenceModel) {
       refused = true;  // a lookup changes nothing either
     } else {
       const uint16_t owner = static_cast<uint16_t>(below(40));
-      size_t expected = 0;
-      for (auto it = model.used.begin(); it != model.used.end();) {
-        if (it->second.owner == owner) {
-          it = model.used.erase(it);
-          ++expected;
-        } else {
-          ++it;
-        }
-      }
+      const size_t expected = std::erase_if(model.used, [&](const auto& entry) { return entry.second.owner == owner; });
       model.changed();
       ASSERT_EQ(a.free_all_of(GuestId(owner)), expected);
     }

@@ -114,15 +114,7 @@ TEST(VaAllocatorRelease, FreeAllOfChoosesTheOnePassByShare) {
   EXPECT_FALSE(allocator.prefers_one_pass(GuestId(3)));  // one range
   EXPECT_FALSE(allocator.prefers_one_pass(GuestId(4)));  // none
   for (uint16_t owner : {2, 3, 4}) {
-    size_t expected = 0;
-    for (auto it = model.begin(); it != model.end();) {
-      if (it->second.owner == owner) {
-        it = model.erase(it);
-        ++expected;
-      } else {
-        ++it;
-      }
-    }
+    const size_t expected = std::erase_if(model, [&](const auto& entry) { return entry.second.owner == owner; });
     EXPECT_EQ(allocator.free_all_of(GuestId(owner)), expected) << owner;
     expect_matches(allocator, model);
   }
