@@ -416,6 +416,7 @@ class BTree {
   }
 
   // The passes of edit_leaves above the leaves (btree_edit.hpp).
+  static void summarise_into(Inner* parent, uint32_t slot, const Key& smallest, const Agg& agg);
   static void summarise_into_parent(const Cursor& at, uint32_t level, const Key& smallest, const Agg& agg);
   size_t repack_level(uint32_t level, size_t children);
   void repack_root(size_t children);

@@ -93,8 +93,8 @@ class BTree<Traits>::LeafWriter {
     if (last_.node == target_) {  // what it replaced may have counted in the aggregate
       dirty_ = true;
       agg_known_ = false;
-    } else {  // a leaf already sealed: its slot above is summarised again (its smallest key stays)
-      sealed_above_.parent->aggs[sealed_above_.slot] = leaf_agg(last_.node);
+    } else {  // a leaf already sealed: its slot above is summarised again
+      summarise_into(sealed_above_.parent, sealed_above_.slot, last_.node->keys[0], leaf_agg(last_.node));
     }
   }
 
@@ -177,8 +177,7 @@ class BTree<Traits>::LeafWriter {
     if (!slot.parent) return;  // the root leaf
     if (last_.node == node) sealed_above_ = slot;
     if (!dirty_) return;
-    slot.parent->keys[slot.slot] = node->keys[0];
-    slot.parent->aggs[slot.slot] = agg_known_ ? agg_ : leaf_agg(node);
+    summarise_into(slot.parent, slot.slot, node->keys[0], agg_known_ ? agg_ : leaf_agg(node));
   }
   // A leaf the pass left empty: its parent's slot is cleared for repack_level to pass over.
   void drop(const Cursor& at) {
@@ -207,10 +206,13 @@ class BTree<Traits>::LeafWriter {
 // position: the pass over the level above reads them there instead of reading the node again.
 // The passes below only follow counts and children, which this leaves alone.
 template <typename Traits>
+void BTree<Traits>::summarise_into(Inner* parent, uint32_t slot, const Key& smallest, const Agg& agg) {
+  parent->keys[slot] = smallest;
+  parent->aggs[slot] = agg;
+}
+template <typename Traits>
 void BTree<Traits>::summarise_into_parent(const Cursor& at, uint32_t level, const Key& smallest, const Agg& agg) {
-  Inner* parent = inner(at.nodes[level - 1]);
-  parent->keys[at.index[level - 1]] = smallest;
-  parent->aggs[at.index[level - 1]] = agg;
+  summarise_into(inner(at.nodes[level - 1]), at.index[level - 1], smallest, agg);
 }
 
 // Packs the first `children` nodes of level + 1 (in order, passing over cleared slots) into the
