@@ -119,8 +119,9 @@ class FlatMap {
   }
 
   // Replaces the `removed` entries from `at` on with the `added` ones given, moving the entries
-  // after them once (one memmove), where an erase and inserts would move them once per call. The new keys must keep the
-  // order (unchecked; audit sees a misplaced key). False, changing nothing, when the result would not fit.
+  // after them once (one memmove), where an erase and inserts would move them once per call. The
+  // new keys must keep the order (unchecked; audit sees a misplaced key). False, changing nothing,
+  // when the result would not fit.
   bool replace(const Cursor& at, uint32_t removed, const Key* new_keys, const Value* new_values, uint32_t added) {
     if (count_ - removed + added > kCapacity) return false;
     const uint32_t tail_from = at.index + removed;
