@@ -7,6 +7,8 @@
 #include <iterator>
 #include <map>
 #include <random>
+#include <utility>
+#include <vector>
 
 namespace teemm {
 namespace {
@@ -25,6 +27,22 @@ struct Traits {
   static Agg combine(const Agg& a, const Agg& b) { return Agg{a.sum + b.sum}; }
 };
 using Map = FlatMap<Traits, 48>;
+
+// The map passes its audit and holds exactly the model's (key, value) pairs, in order.
+template <typename Model>
+::testing::AssertionResult holds_exactly(const Map& map, const Model& model) {
+  if (!map.audit()) return ::testing::AssertionFailure() << "audit fails";
+  if (map.size() != model.size())
+    return ::testing::AssertionFailure() << map.size() << " entries against " << model.size();
+  auto it = model.begin();
+  bool same = true;
+  map.for_each([&](uint64_t k, uint64_t v) {
+    same = same && k == it->first && v == it->second;
+    ++it;
+  });
+  if (!same) return ::testing::AssertionFailure() << "the entries differ";
+  return ::testing::AssertionSuccess();
+}
 
 TEST(FlatMap, RefusesAnInsertWhenFullAndChangesNothing) {
   Map map;
@@ -155,14 +173,49 @@ TEST(FlatMap, ReplaceAgreesWithAStdMap) {
       model.erase(run, after);
       for (uint32_t i = 0; i < added; ++i) model[keys[i]] = values[i];
     }
-    ASSERT_TRUE(map.audit());
-    ASSERT_EQ(map.size(), model.size());
-    auto it = model.begin();
-    map.for_each([&](uint64_t k, uint64_t v) {
-      ASSERT_EQ(k, it->first);
-      ASSERT_EQ(v, it->second);
-      ++it;
+    ASSERT_TRUE(holds_exactly(map, model)) << "step " << step;
+  }
+}
+
+// edit_in_place against the same choices applied to a copy: each entry goes, stays (keep), is
+// replaced (put, with its key or one just below it, so the order holds) or rewrites the last
+// output (amend_last); a second keep or put for one entry is refused and changes nothing.
+TEST(FlatMap, EditInPlaceAgreesWithAModel) {
+  std::mt19937_64 rng(11);
+  auto below = [&](uint64_t bound) { return rng() % bound; };
+  for (int round = 0; round < 2000; ++round) {
+    Map map;
+    std::vector<std::pair<uint64_t, uint64_t>> before;
+    const uint64_t entries = below(Map::kCapacity + 1);
+    for (uint64_t k = 0; k < entries; ++k) {
+      ASSERT_TRUE(map.insert(k * 8 + 8, k));
+      before.emplace_back(k * 8 + 8, k);
+    }
+    std::vector<std::pair<uint64_t, uint64_t>> model;
+    size_t read = 0;
+    map.edit_in_place([&](uint64_t key, uint64_t value, Map::Writer& out) {
+      ASSERT_EQ(key, before[read].first);
+      ASSERT_EQ(value, before[read].second);
+      ++read;
+      const uint64_t choice = below(5);
+      if (choice == 1) {
+        ASSERT_TRUE(out.keep());
+        model.emplace_back(key, value);
+      } else if (choice == 2) {
+        const uint64_t new_key = key - below(2);
+        ASSERT_TRUE(out.put(new_key, value + 100));
+        model.emplace_back(new_key, value + 100);
+      } else if (choice == 3) {
+        out.amend_last(value + 1000);
+        if (!model.empty()) model.back().second = value + 1000;
+      }
+      if ((choice == 1 || choice == 2) && below(4) == 0) {  // a second output for one entry
+        EXPECT_FALSE(out.put(key, 7));
+        EXPECT_FALSE(out.keep());
+      }
     });
+    ASSERT_EQ(read, before.size());
+    ASSERT_TRUE(holds_exactly(map, model)) << "round " << round;
   }
 }
 

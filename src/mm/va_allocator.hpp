@@ -220,8 +220,9 @@ class VaAllocator {
   // Releases the used range starting at `start` (and its guard page). Error: kNotFound.
   Status free(VirtAddr start);
 
-  // Releases every range of `owner`; returns how many. When the owner holds a fair share of the
-  // ranges (prefers_one_pass), in one pass over the allocator: O(n). Otherwise one at a time,
+  // Releases every range of `owner`; returns how many. While the ranges are few enough for the
+  // inline array, in one sweep of it. When the owner holds a fair share of the ranges
+  // (prefers_one_pass), in one pass over the allocator: O(n). Otherwise one at a time,
   // O(k log n) while live owners differ modulo 32 (degrading towards a scan of colliding owners'
   // ranges), turning to the one pass once it has released a 64th of the ranges.
   size_t free_all_of(GuestId owner);
@@ -333,6 +334,42 @@ class VaAllocator {
   void settle();
   template <typename Release>
   size_t release_all_in_one_pass(GuestId owner, Release& release);
+  template <typename Release>
+  size_t release_all_in_array(GuestId owner, Release& release);
+  // What a release pass has done so far, and the free range it is building: the next free or
+  // released entry joins that range while it is open (the last entry output), else starts one.
+  // `out` is either pass's writer.
+  struct ReleasePass {
+    size_t released = 0;
+    uint64_t bytes_released = 0;
+    bool open = false;
+    uint64_t bytes = 0;
+    // Whether the entry becomes free space: a free one does, a used one when release() lets it go.
+    template <typename Release>
+    bool frees(uint64_t start, const VaEntry& entry, Release& release) {
+      if (entry.is_free()) return true;
+      if (!release(range_of(start, entry))) return false;
+      bytes_released += entry.size();
+      ++released;
+      return true;
+    }
+    template <typename Out>
+    void join(uint64_t start, uint64_t size, Out& out) {
+      if (open) {
+        bytes += size;
+        out.amend_last(VaEntry::free_range(bytes));
+      } else {
+        bytes = size;
+        (void)out.put(start, VaEntry::free_range(bytes));
+        open = true;
+      }
+    }
+  };
+  size_t account(const ReleasePass& pass) {
+    bytes_in_use_ -= pass.bytes_released;
+    used_ranges_ -= pass.released;
+    return pass.released;
+  }
   static constexpr size_t kOnePassShare = 64;
   void move_to_tree();
   void move_to_flat();
@@ -403,10 +440,27 @@ size_t VaAllocator::release_span_of(GuestId owner, const OwnerSpan& span, Visito
 template <typename Release>
 size_t VaAllocator::release_all_of(GuestId owner, Release&& release) {
   if (!initialised_) return 0;
-  if (small_) move_to_tree();  // the pass is the tree's; settle() moves a small result back
+  if (small_) return release_all_in_array(owner, release);
   const size_t released = release_all_in_one_pass(owner, release);
   settle();
   return released;
+}
+
+// The array's pass: each entry is kept, or joins the free run before it, in one sweep from the
+// first slot (FlatMap::edit_in_place), where releasing the ranges one by one would move the
+// entries after each of them.
+template <typename Release>
+size_t VaAllocator::release_all_in_array(GuestId owner, Release& release) {
+  ReleasePass pass;
+  flat_.edit_in_place([&](uint64_t start, const VaEntry& entry, Flat::Writer& out) {
+    if ((entry.is_free() || entry.owner() == owner.value) && pass.frees(start, entry, release)) {
+      pass.join(start, entry.size(), out);
+    } else {
+      (void)out.keep();
+      pass.open = false;
+    }
+  });
+  return account(pass);
 }
 
 // Every range of `owner` that release() lets go becomes free space, merged with the free ranges
@@ -414,10 +468,7 @@ size_t VaAllocator::release_all_of(GuestId owner, Release&& release) {
 // are, and a free run is put once and then amended as it grows, so only what changes is written.
 template <typename Release>
 size_t VaAllocator::release_all_in_one_pass(GuestId owner, Release& release) {
-  size_t released = 0;
-  uint64_t bytes_released = 0;
-  bool free_run = false;  // the last entry output is free space that the next may join
-  uint64_t run_bytes = 0;
+  ReleasePass pass;
   tree_.edit_leaves([&](const uint64_t* starts, const VaEntry* entries, uint32_t count, auto& out) {
     for (uint32_t i = 0; i < count; ++i) {
       uint32_t end = i;
@@ -426,34 +477,21 @@ size_t VaAllocator::release_all_in_one_pass(GuestId owner, Release& release) {
         kept.owner_mask |= VaTreeTraits::owner_bit(entries[end].owner());
       if (end > i) {  // kept as they are
         out.keep(i, end - i, kept);
-        free_run = false;
+        pass.open = false;
         i = end;
         if (i == count) break;
       }
       const uint64_t start = starts[i];  // read before the output can reach slot i
       const VaEntry entry = entries[i];
-      if (!entry.is_free()) {
-        if (!release(range_of(start, entry))) {
-          out.keep(i, 1);
-          free_run = false;
-          continue;
-        }
-        bytes_released += entry.size();
-        ++released;
-      }
-      if (free_run) {
-        run_bytes += entry.size();
-        out.amend_last(VaEntry::free_range(run_bytes));
+      if (pass.frees(start, entry, release)) {
+        pass.join(start, entry.size(), out);
       } else {
-        run_bytes = entry.size();
-        out.put(start, VaEntry::free_range(run_bytes));
-        free_run = true;
+        out.keep(i, 1);
+        pass.open = false;
       }
     }
   });
-  bytes_in_use_ -= bytes_released;
-  used_ranges_ -= released;
-  return released;
+  return account(pass);
 }
 
 // Static storage for an allocator's node pool, for freestanding callers and tests.
