@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "gap_array_reference.hpp"
 #include "list_allocator_baseline.hpp"
 #include "mm/va_allocator.hpp"
 
@@ -75,6 +76,24 @@ void ListAllocFree(benchmark::State& state) {
       [&](uint64_t start) { return allocator.free(start); });
 }
 BENCHMARK(ListAllocFree)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
+
+// The floor at a few live areas (gap_array_reference.hpp): the same sequence, nothing checked.
+void GapArrayAllocFree(benchmark::State& state) {
+  bench::GapArrayReference reference(kBase, kPoolSize);
+  steady_state(
+      state, static_cast<size_t>(state.range(0)), [&](uint64_t size) { return reference.allocate(size); },
+      [&](uint64_t start) { return reference.free(start); });
+}
+BENCHMARK(GapArrayAllocFree)->Arg(10);
+
+// The sequence's own cost (drawing the victim and the size), with nothing allocated.
+void HarnessOnlyAllocFree(benchmark::State& state) {
+  uint64_t next = kBase;
+  steady_state(
+      state, static_cast<size_t>(state.range(0)), [&](uint64_t size) { return next += size; },
+      [&](uint64_t start) { return start != 0; });
+}
+BENCHMARK(HarnessOnlyAllocFree)->Arg(10);
 
 // Wall time of `work` alone, for the benchmarks whose set-up must stay out of the figure: at a
 // microsecond, Pause/ResumeTiming would cost as much as what they bracket.
