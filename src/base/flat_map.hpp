@@ -143,9 +143,9 @@ class FlatMap {
   // slot) and says what takes its place: nothing, the entry itself (out.keep()), another
   // (out.put(key, value)) — at most one of the two per entry, so the output never overtakes the
   // entries still to be read; a second one is refused and returns false —, or
-  // out.amend_last(value), a new value for the last entry output. The keys put must keep the
-  // order. O(n), and nothing moves twice: a slot is written only when what lands there differs,
-  // and entries kept before the first change are not written at all.
+  // out.amend_last(value), a new value for the last entry output (with none yet, nothing
+  // changes). The keys put must keep the order. O(n), and nothing moves twice: a slot is written
+  // only when what lands there differs, and entries kept before the first change are not written.
   class Writer;
   template <typename Visit>
   void edit_in_place(Visit visit) {

@@ -324,11 +324,11 @@ void VaAllocator::release_in_array(Flat& flat, Flat::Cursor& at) {
   at = first;
 }
 
-// In the array, one sweep of at most kFlatCapacity entries. In one pass over the tree
-// (edit_leaves) when the inner nodes already show the owner in many
-// leaves; else one range at a time (a descent and a coalescing free each) until they have come to
-// a 64th of the tree, when the rest go in that pass, whose O(n) then costs about what the descents
-// so far did. Either way the total stays within a small factor of the better of O(k log n) and O(n).
+// In the array, one sweep of its at most kFlatCapacity entries. In the tree, one pass
+// (edit_leaves) when the inner nodes already show the owner in many leaves; else one range at a
+// time (a descent and a coalescing free each) until they have come to a 64th of the tree, when the
+// rest go in that pass, whose O(n) then costs about what the descents so far did. Either way the
+// total stays within a small factor of the better of O(k log n) and O(n).
 size_t VaAllocator::free_all_of(GuestId owner) {
   if (!initialised_) return 0;
   auto release_every_one = [](const VaRange&) { return true; };
