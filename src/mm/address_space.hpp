@@ -118,10 +118,11 @@ class AddressSpace {
   Status unmap_shared(GuestId owner, VirtAddr va);
   // Unmaps and frees every dynamic range (SHM and IO) of `owner`. Every range is visited once, so
   // the call always ends; ranges `owner` maps concurrently may survive. An owner holding a fair
-  // share of an allocator's ranges (VaAllocator::prefers_one_pass) is released in one pass over
-  // that allocator under one lock hold: O(n) for n live ranges, 2-5 ns each, where one
-  // descent per range would cost more. Otherwise the lock is held for at most kTeardownBatch
-  // ranges at a time, so other CPUs make progress during a large teardown.
+  // share of an allocator's ranges, or any owner while the allocator's ranges fit its inline array
+  // (VaAllocator::prefers_one_pass), is released in one pass over that allocator under one lock
+  // hold: O(n) for n live ranges, 2-5 ns each, where one descent per range would cost more.
+  // Otherwise the lock is held for at most kTeardownBatch ranges at a time, so other CPUs make
+  // progress during a large teardown.
   TeardownResult release_guest(GuestId owner);
   static constexpr size_t kTeardownBatch = 128;
 

@@ -332,7 +332,6 @@ void VaAllocator::release_in_array(Flat& flat, Flat::Cursor& at) {
 size_t VaAllocator::free_all_of(GuestId owner) {
   if (!initialised_) return 0;
   auto release_every_one = [](const VaRange&) { return true; };
-  if (small_) return release_all_in_array(owner, release_every_one);
   if (prefers_one_pass(owner)) return release_all_of(owner, release_every_one);
   size_t released = 0;
   for (bool more = true; more;) {
@@ -353,7 +352,8 @@ size_t VaAllocator::free_all_of(GuestId owner) {
 }
 
 bool VaAllocator::prefers_one_pass(GuestId owner) const {
-  if (!initialised_ || small_) return false;
+  if (!initialised_) return false;
+  if (small_) return true;  // one sweep of at most kFlatCapacity entries
   const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
   const size_t leaves = tree_.size() / kOnePassShare;
   if (leaves == 0) return false;

@@ -227,9 +227,11 @@ class VaAllocator {
   // ranges), turning to the one pass once it has released a 64th of the ranges.
   size_t free_all_of(GuestId owner);
 
-  // Whether one pass over every range is the cheaper way to release `owner`'s: true when ranges of
-  // owners sharing its aggregate bit lie in at least a 64th as many leaves as there are ranges
-  // (about a quarter of the leaves). Costs O(n / B^2) node reads at most, and never reads a leaf.
+  // Whether one pass over every range is the cheaper way to release `owner`'s: always while the
+  // ranges are in the inline array (a sweep of at most kFlatCapacity entries); in the tree, when
+  // ranges of owners sharing its aggregate bit lie in at least a 64th as many leaves as there are
+  // ranges (about a quarter of the leaves). Costs O(n / B^2) node reads at most, and never reads a
+  // leaf.
   bool prefers_one_pass(GuestId owner) const;
 
   // Releases every range of `owner` in one pass, as free_all_of's one pass: release(const
