@@ -333,19 +333,14 @@ size_t VaAllocator::free_all_of(GuestId owner) {
   if (!initialised_) return 0;
   auto release_every_one = [](const VaRange&) { return true; };
   if (prefers_one_pass(owner)) return release_all_of(owner, release_every_one);
+  // Only the tree gets here: prefers_one_pass is always true for the array.
   size_t released = 0;
-  for (bool more = true; more;) {
-    if (!small_ && released > 0 && released >= tree_.size() / kOnePassShare) {
+  for (Tree::Cursor at; first_used_of(tree_, owner, &at); ++released) {
+    if (released > 0 && released >= tree_.size() / kOnePassShare) {
       released += release_all_in_one_pass(owner, release_every_one);
       break;
     }
-    more = with_store([&](auto& store) {
-      typename std::remove_reference_t<decltype(store)>::Cursor at;
-      if (!first_used_of(store, owner, &at)) return false;
-      release_range(store, at);
-      return true;
-    });
-    if (more) ++released;
+    release_range(tree_, at);
   }
   settle();
   return released;
