@@ -364,12 +364,13 @@ TEST(VaAllocatorTest, WorstCasePoolHoldsLargeTreesUnderChurn) {
 
 // Span-wise teardown against a plain model: owners' ranges interleaved with others' and with
 // holes; every span stops at another owner, honours the budget, and leaves one coalesced hole.
-TEST(VaAllocatorSpans, ReleaseEveryRangeOfAnOwnerAndNothingElse) {
+// `allocations` decides the store: a few dozen stay in the inline array, hundreds go to the tree.
+void release_spans_against_a_model(int allocations, bool in_tree) {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     Fixture f(4096, 4096);
     std::mt19937_64 random(seed);
     std::map<uint64_t, uint16_t> live;  // start -> owner
-    for (int i = 0; i < 600; ++i) {
+    for (int i = 0; i < allocations; ++i) {
       AllocationRequest request;
       request.owner = GuestId(static_cast<uint16_t>(random() % 3));
       request.guard_page = random() % 2 == 0;
@@ -382,6 +383,7 @@ TEST(VaAllocatorSpans, ReleaseEveryRangeOfAnOwnerAndNothingElse) {
         live.erase(it);
       }
     }
+    ASSERT_EQ(f.allocator.uses_tree(), in_tree);
     const GuestId dying(static_cast<uint16_t>(seed % 3));
     const size_t budget = 1 + seed % 7;
     size_t released = 0;
@@ -408,9 +410,41 @@ TEST(VaAllocatorSpans, ReleaseEveryRangeOfAnOwnerAndNothingElse) {
       ASSERT_TRUE(f.allocator.find(VirtAddr(start)));
     }
     ASSERT_EQ(f.allocator.stats().used_ranges, live.size());
-    RecordProperty("released", static_cast<int>(released));
+    ASSERT_GT(released, 0u);
   }
 }
+
+// A span planned before another owner took the free VA between two of its ranges: the release
+// stops at that owner's range, in either store, and the allocator stays consistent.
+void stale_span_spares_another_owner(size_t others) {
+  Fixture f(4096, 4096);
+  AllocationRequest other;
+  other.owner = GuestId(2);
+  for (size_t i = 0; i < others; ++i) ASSERT_TRUE(f.allocator.allocate(pages(1), other));
+  AllocationRequest mine;
+  mine.owner = GuestId(1);
+  const VirtAddr first = f.allocator.allocate(pages(1), mine).value();
+  const VirtAddr hole = f.allocator.allocate(pages(1), mine).value();
+  const VirtAddr last = f.allocator.allocate(pages(1), mine).value();
+  ASSERT_TRUE(f.allocator.free(hole));
+  ASSERT_EQ(f.allocator.uses_tree(), others > VaAllocator::kFlatCapacity);
+  const VaAllocator::OwnerSpan span = f.allocator.plan_span_of(GuestId(1), 8);
+  ASSERT_EQ(span.ranges, 2u);
+  ASSERT_TRUE(f.allocator.allocate_at(hole, pages(1), other));  // the plan is now stale
+  std::vector<VirtAddr> visited;
+  EXPECT_EQ(f.allocator.release_span_of(GuestId(1), span, [&](const VaRange& r) { visited.push_back(r.start); }), 1u);
+  EXPECT_EQ(visited, std::vector<VirtAddr>{last});
+  EXPECT_EQ(f.allocator.find(hole).value().owner, GuestId(2));
+  EXPECT_EQ(f.allocator.find(first).value().owner, GuestId(1));
+  EXPECT_FALSE(f.allocator.find(last));
+  EXPECT_TRUE(f.allocator.audit());
+}
+
+TEST(VaAllocatorSpans, AStaleSpanSparesAnotherOwnersRangeInTheArray) { stale_span_spares_another_owner(10); }
+TEST(VaAllocatorSpans, AStaleSpanSparesAnotherOwnersRangeInTheTree) { stale_span_spares_another_owner(400); }
+
+TEST(VaAllocatorSpans, ReleaseEveryRangeOfAnOwnerAndNothingElseInTheTree) { release_spans_against_a_model(600, true); }
+TEST(VaAllocatorSpans, ReleaseEveryRangeOfAnOwnerAndNothingElseInTheArray) { release_spans_against_a_model(40, false); }
 
 }  // namespace
 }  // namespace teemm::mm

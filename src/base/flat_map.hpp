@@ -3,10 +3,11 @@
 // Why: a structure that holds tens of entries is dominated by constant costs, not by log n. A
 // B+tree's descent, its node upkeep and the aggregates it refreshes on every change cost more
 // than scanning and shifting one contiguous array of that size, which the cache and the
-// prefetcher serve well. A FlatMap therefore stands in for a BTree while a user's entries are few
-// (see mm/va_allocator), answering the same calls: the same Traits, cursors, searches (a
-// find_first scans entries in key order and has no aggregates to prune by), insert and erase.
-// Every call is O(kCapacity) at worst, and kCapacity is a compile-time constant.
+// prefetcher serve well. A FlatMap therefore holds a user's entries while they are few (see
+// mm/va_allocator, which keeps only its used ranges here and its free ranges in the gaps), with
+// BTree's vocabulary, so that code moving between the two reads alike: the same Traits, cursors,
+// searches (a find_first scans entries in key order and has no aggregates to prune by), insert and
+// erase. Every call is O(kCapacity) at worst, and kCapacity is a compile-time constant.
 //
 // A key and its value are kept side by side, so that an edit moves the entries after it with one
 // memmove (with keys apart, a search would touch fewer bytes, but every edit would take two). Not

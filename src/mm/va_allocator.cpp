@@ -16,32 +16,13 @@
 // erasing whole entries, so the tree's keys stay valid without re-keying.
 #include "mm/va_allocator.hpp"
 
-#include <limits>
-#include <type_traits>
+#include "mm/va_fit.hpp"
 
 namespace teemm::mm {
+using namespace va_fit;
 namespace {
 
-constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
-
 constexpr bool is_power_of_two(uint64_t value) { return value != 0 && (value & (value - 1)) == 0; }
-
-// Said by a carve in the inline array that has no room for its new entries; allocate then moves
-// the ranges to the tree and carves there, so this never reaches a caller.
-constexpr Error kFlatIsFull = Error::kLimitReached;
-
-constexpr uint64_t saturating_add(uint64_t a, uint64_t b) { return a > kMaxU64 - b ? kMaxU64 : a + b; }
-
-// Where an aligned slot of `span` bytes starts in the free range [start, end), or false if none.
-bool aligned_slot(uint64_t start, uint64_t end, uint64_t span, uint64_t alignment, uint64_t* slot) {
-  const uint64_t misalignment = start & (alignment - 1);
-  const uint64_t skip = misalignment ? alignment - misalignment : 0;
-  if (skip > end - start) return false;
-  const uint64_t aligned = start + skip;
-  if (span > end - aligned) return false;
-  *slot = aligned;
-  return true;
-}
 
 }  // namespace
 
@@ -75,9 +56,9 @@ Status VaAllocator::init(VirtAddr base, Size size, Node* nodes, size_t node_coun
   window_ = size;
   bytes_in_use_ = 0;
   used_ranges_ = 0;
+  free_gaps_ = 1;  // the whole window
   capacity_ = node_count;
   initialised_ = true;
-  flat_.insert(base.value, VaEntry::free_range(size.bytes));
   return Status();
 }
 
@@ -85,19 +66,28 @@ void VaAllocator::settle() {
   if (!small_ && tree_.size() <= kFlatReturn) move_to_flat();
 }
 
-// In key order, so the tree's dense appends fill every leaf. The pool is empty and sized for
-// capacity_ >= these entries, so no insert can fail.
+// In key order, so the tree's dense appends fill every leaf: each non-empty gap becomes a free
+// range before the used range after it. The pool is empty and sized for capacity_ >= these
+// entries (entries() counts them while small_), so no insert can fail.
 void VaAllocator::move_to_tree() {
   tree_.reset(&pool_);
-  flat_.for_each([&](uint64_t start, const VaEntry& entry) { (void)tree_.insert(start, entry); });
+  const uint32_t count = static_cast<uint32_t>(flat_.size());
+  for (uint32_t gap = 0; gap <= count; ++gap) {
+    const uint64_t start = gap_start(gap);
+    if (start < gap_end(gap)) (void)tree_.insert(start, VaEntry::free_range(gap_end(gap) - start));
+    if (gap < count) (void)tree_.insert(flat_.key(Flat::Cursor{gap}), flat_.value(Flat::Cursor{gap}));
+  }
   flat_.clear();
   small_ = false;
 }
 
-// Every block goes back at once: the pool starts afresh.
+// Every block goes back at once: the pool starts afresh. The free ranges become gaps again.
 void VaAllocator::move_to_flat() {
   flat_.clear();
-  tree_.for_each([&](uint64_t start, const VaEntry& entry) { (void)flat_.insert(start, entry); });
+  tree_.for_each([&](uint64_t start, const VaEntry& entry) {
+    if (!entry.is_free()) (void)flat_.insert(start, entry);
+  });
+  free_gaps_ = tree_.size() - flat_.size();
   pool_.init(nodes_, capacity_ * sizeof(Node), Tree::kBlockSize);
   tree_.reset(&pool_);
   small_ = true;
@@ -117,21 +107,20 @@ Result<VirtAddr> VaAllocator::allocate(Size size, const AllocationRequest& reque
   if (Status valid = check_request(size, request); !valid) return valid.error();
   const uint64_t guard = request.guard_page ? kPageSize : 0;
   if (size.bytes > window_.bytes - guard) return Error::kNoVirtualSpace;
+  const uint64_t span = size.bytes + guard;
   if (small_) {
-    const Result<VirtAddr> done = allocate_in(flat_, size, request);
+    const Result<VirtAddr> done = allocate_in_array(span, request);
     if (done.ok() || done.error() != kFlatIsFull) return done;
     move_to_tree();
   }
-  return allocate_in(tree_, size, request);
+  return allocate_in_tree(span, request);
 }
 
-template <typename Store>
-Result<VirtAddr> VaAllocator::allocate_in(Store& store, Size size, const AllocationRequest& request) {
-  const uint64_t span = size.bytes + (request.guard_page ? kPageSize : 0);
-  Placement<Store> where = lowest_fit(store, span, request.alignment);
-  if (!where.found) where = exact_first_fit(store, span, request.alignment);
+Result<VirtAddr> VaAllocator::allocate_in_tree(uint64_t span, const AllocationRequest& request) {
+  Placement where = lowest_fit(span, request.alignment);
+  if (!where.found) where = exact_first_fit(span, request.alignment);
   if (!where.found) return Error::kNoVirtualSpace;
-  return carve(store, where, span, request);
+  return carve(where, span, request);
 }
 
 Result<VirtAddr> VaAllocator::allocate_at(VirtAddr start, Size size, const AllocationRequest& request) {
@@ -139,67 +128,60 @@ Result<VirtAddr> VaAllocator::allocate_at(VirtAddr start, Size size, const Alloc
   if (!start.is_aligned(request.alignment)) return Error::kMisaligned;
   const uint64_t span = size.bytes + (request.guard_page ? kPageSize : 0);
   if (span < size.bytes || span > kMaxU64 - start.value) return Error::kAddressOverflow;
-  const uint64_t window_end = base_.value + window_.bytes;
-  if (start < base_ || start.value + span > window_end) return Error::kInvalidArgument;
+  if (start < base_ || start.value + span > window_end()) return Error::kInvalidArgument;
   if (small_) {
-    const Result<VirtAddr> done = allocate_at_in(flat_, start, size, request);
+    const Result<VirtAddr> done = allocate_at_in_array(start.value, span, request);
     if (done.ok() || done.error() != kFlatIsFull) return done;
     move_to_tree();
   }
-  return allocate_at_in(tree_, start, size, request);
+  return allocate_at_in_tree(start.value, span, request);
 }
 
-template <typename Store>
-Result<VirtAddr> VaAllocator::allocate_at_in(Store& store, VirtAddr start, Size size,
-                                             const AllocationRequest& request) {
-  const uint64_t span = size.bytes + (request.guard_page ? kPageSize : 0);
-  typename Store::Cursor at;
-  if (!store.find_le(start.value, &at)) return Error::kOverlap;
-  const uint64_t block_start = store.key(at);
-  const VaEntry& block = store.value(at);
-  if (!block.is_free() || start.value + span > block_start + block.size()) return Error::kOverlap;
-  Placement<Store> where;
+Result<VirtAddr> VaAllocator::allocate_at_in_tree(uint64_t start, uint64_t span, const AllocationRequest& request) {
+  Tree::Cursor at;
+  if (!tree_.find_le(start, &at)) return Error::kOverlap;
+  const uint64_t block_start = tree_.key(at);
+  const VaEntry& block = tree_.value(at);
+  if (!block.is_free() || start + span > block_start + block.size()) return Error::kOverlap;
+  Placement where;
   where.found = true;
   where.block_start = block_start;
   where.block_end = block_start + block.size();
-  where.start = start.value;
+  where.start = start;
   where.at = at;
-  return carve(store, where, span, request);
+  return carve(where, span, request);
 }
 
-template <typename Store>
-VaAllocator::Placement<Store> VaAllocator::lowest_fit(const Store& store, uint64_t span, uint64_t alignment) const {
+VaAllocator::Placement VaAllocator::lowest_fit(uint64_t span, uint64_t alignment) const {
   // Any free range this long holds an aligned slot wherever its (page-aligned) start lies.
   const uint64_t surely_fits = saturating_add(span, alignment - kPageSize);
-  Placement<Store> where;
+  Placement where;
   const uint64_t threshold = VaEntry::fit_threshold(surely_fits);
   const bool found =
-      store.find_first([surely_fits](const VaAggregate& agg) { return agg.max_free >= surely_fits; },
+      tree_.find_first([surely_fits](const VaAggregate& agg) { return agg.max_free >= surely_fits; },
                        [threshold](uint64_t, const VaEntry& entry) { return entry.fit_key() >= threshold; }, &where.at);
-  if (!found) return Placement<Store>{};
-  const uint64_t block_start = store.key(where.at);
-  const uint64_t block_end = block_start + store.value(where.at).size();
-  if (!aligned_slot(block_start, block_end, span, alignment, &where.start)) return Placement<Store>{};  // unreachable
+  if (!found) return Placement{};
+  const uint64_t block_start = tree_.key(where.at);
+  const uint64_t block_end = block_start + tree_.value(where.at).size();
+  if (!aligned_slot(block_start, block_end, span, alignment, &where.start)) return Placement{};  // unreachable
   where.found = true;
   where.block_start = block_start;
   where.block_end = block_end;
   return where;
 }
 
-template <typename Store>
-VaAllocator::Placement<Store> VaAllocator::exact_first_fit(const Store& store, uint64_t span,
-                                                           uint64_t alignment) const {
-  Placement<Store> where;
-  const bool found = store.find_first([span](const VaAggregate& agg) { return agg.max_free >= span; },
+VaAllocator::Placement VaAllocator::exact_first_fit(uint64_t span, uint64_t alignment) const {
+  Placement where;
+  const bool found = tree_.find_first([span](const VaAggregate& agg) { return agg.max_free >= span; },
                                       [&](uint64_t start, const VaEntry& entry) {
                                         uint64_t slot = 0;
                                         return entry.is_free() && entry.size() >= span &&
                                                aligned_slot(start, start + entry.size(), span, alignment, &slot);
                                       },
                                       &where.at);
-  if (!found) return Placement<Store>{};
-  const uint64_t block_start = store.key(where.at);
-  const uint64_t block_end = block_start + store.value(where.at).size();
+  if (!found) return Placement{};
+  const uint64_t block_start = tree_.key(where.at);
+  const uint64_t block_end = block_start + tree_.value(where.at).size();
   aligned_slot(block_start, block_end, span, alignment, &where.start);
   where.found = true;
   where.block_start = block_start;
@@ -208,70 +190,43 @@ VaAllocator::Placement<Store> VaAllocator::exact_first_fit(const Store& store, u
 }
 
 // The used range starting exactly at `start`.
-template <typename Store>
-bool VaAllocator::used_range_at(const Store& store, uint64_t start, typename Store::Cursor* at) const {
-  if (!initialised_ || !store.find_le(start, at)) return false;
-  return store.key(*at) == start && !store.value(*at).is_free();
+bool VaAllocator::used_range_at(uint64_t start, Tree::Cursor* at) const {
+  if (!tree_.find_le(start, at)) return false;
+  return tree_.key(*at) == start && !tree_.value(*at).is_free();
 }
 
 // Turns the free range [where.block_start, where.block_end) into the used range [where.start,
 // +span), keeping whatever is left on either side as free ranges. The block's entry keeps its
 // start: it becomes the left remainder when there is one, else the used range itself. Exact fits
 // therefore need no new entry and the worst case needs two.
-template <typename Store>
-Result<VirtAddr> VaAllocator::carve(Store& store, Placement<Store>& where, uint64_t span,
-                                    const AllocationRequest& request) {
+Result<VirtAddr> VaAllocator::carve(Placement& where, uint64_t span, const AllocationRequest& request) {
   const uint64_t used_end = where.start + span;
   const bool keeps_left = where.start > where.block_start;
   const bool keeps_right = used_end < where.block_end;
   const size_t needed = (keeps_left ? 1 : 0) + (keeps_right ? 1 : 0);
   if (available_nodes() < needed) return Error::kOutOfMemory;
 
-  const VaEntry used = VaEntry::used_range(
-      span, request.owner.value,
-      static_cast<uint8_t>(static_cast<uint8_t>(request.kind) | (request.guard_page ? VaEntry::kGuardFlag : 0)),
-      request.backing);
   auto& at = where.at;
-  if constexpr (std::is_same_v<Store, Flat>) {
-    // The block's entry and its one or two new neighbours go in with one move of the entries after.
-    uint64_t starts[3];
-    VaEntry entries[3];
-    uint32_t count = 0;
-    if (keeps_left) {
-      starts[count] = where.block_start;
-      entries[count++] = VaEntry::free_range(where.start - where.block_start);
-    }
-    starts[count] = where.start;
-    entries[count++] = used;
-    if (keeps_right) {
-      starts[count] = used_end;
-      entries[count++] = VaEntry::free_range(where.block_end - used_end);
-    }
-    if (!store.replace(at, 1, starts, entries, count)) return kFlatIsFull;  // nothing changed
-  } else {  // the tree finds each new entry's place itself
-    if (keeps_left) {
-      store.value(at).set_size(where.start - where.block_start);
-      store.refresh(at);
-      (void)store.insert(where.start, used);
-    } else {
-      store.value(at) = used;
-      store.refresh(at);
-    }
-    if (keeps_right) (void)store.insert(used_end, VaEntry::free_range(where.block_end - used_end));
+  if (keeps_left) {
+    tree_.value(at).set_size(where.start - where.block_start);
+    tree_.refresh(at);
+    (void)tree_.insert(where.start, used_entry(span, request));
+  } else {
+    tree_.value(at) = used_entry(span, request);
+    tree_.refresh(at);
   }
+  if (keeps_right) (void)tree_.insert(used_end, VaEntry::free_range(where.block_end - used_end));
   bytes_in_use_ += span;
   ++used_ranges_;
   return VirtAddr(where.start);
 }
 
 Status VaAllocator::free(VirtAddr start) {
-  const bool found = with_store([&](auto& store) {
-    typename std::remove_reference_t<decltype(store)>::Cursor at;
-    if (!used_range_at(store, start.value, &at)) return false;
-    release_range(store, at);
-    return true;
-  });
-  if (!found) return Error::kNotFound;
+  if (!initialised_) return Error::kNotFound;
+  if (small_) return free_in_array(start.value) ? Status() : Status(Error::kNotFound);
+  Tree::Cursor at;
+  if (!used_range_at(start.value, &at)) return Error::kNotFound;
+  release_range(at);
   settle();
   return Status();
 }
@@ -279,52 +234,31 @@ Status VaAllocator::free(VirtAddr start) {
 // Makes the used range at `at` free, absorbing free neighbours so free ranges stay coalesced.
 // The lowest of the merged entries survives (its start is the merged start); the others go.
 // Needs no new entry.
-template <typename Store>
-void VaAllocator::release_range(Store& store, typename Store::Cursor& at) {
-  if constexpr (std::is_same_v<Store, Flat>) {
-    release_in_array(store, at);
-    return;
-  }
-  const uint64_t start = store.key(at);
-  const uint64_t size = store.value(at).size();
+void VaAllocator::release_range(Tree::Cursor& at) {
+  const uint64_t start = tree_.key(at);
+  const uint64_t size = tree_.value(at).size();
   auto before = at;
   auto after = at;
-  const bool merge_before = store.prev(&before) && store.value(before).is_free();
-  const bool merge_after = store.next(&after) && store.value(after).is_free();
-  const uint64_t after_start = merge_after ? store.key(after) : 0;
-  const uint64_t merged_end = merge_after ? after_start + store.value(after).size() : start + size;
+  const bool merge_before = tree_.prev(&before) && tree_.value(before).is_free();
+  const bool merge_after = tree_.next(&after) && tree_.value(after).is_free();
+  const uint64_t after_start = merge_after ? tree_.key(after) : 0;
+  const uint64_t merged_end = merge_after ? after_start + tree_.value(after).size() : start + size;
 
   bytes_in_use_ -= size;
   --used_ranges_;
   // `at` and `before` lie before the erased entries: they stay valid unless the erase rebalanced.
-  bool moved = merge_after && store.erase(after);
-  if (moved) store.find_le(start, &at);
+  bool moved = merge_after && tree_.erase(after);
+  if (moved) tree_.find_le(start, &at);
   if (merge_before) {
-    moved = store.erase(at) || moved;
-    if (moved) store.find_le(start - 1, &before);
+    moved = tree_.erase(at) || moved;
+    if (moved) tree_.find_le(start - 1, &before);
     at = before;
   }
-  store.value(at) = VaEntry::free_range(merged_end - store.key(at));
-  store.refresh(at);
+  tree_.value(at) = VaEntry::free_range(merged_end - tree_.key(at));
+  tree_.refresh(at);
 }
 
-// The same in the array: the used range and the free neighbours it absorbs become one entry, with
-// one move of the entries after them.
-void VaAllocator::release_in_array(Flat& flat, Flat::Cursor& at) {
-  const uint32_t last = static_cast<uint32_t>(flat.size()) - 1;
-  const bool merge_before = at.index > 0 && flat.value(Flat::Cursor{at.index - 1}).is_free();
-  const bool merge_after = at.index < last && flat.value(Flat::Cursor{at.index + 1}).is_free();
-  const Flat::Cursor first{at.index - merge_before};
-  const Flat::Cursor final_entry{at.index + merge_after};
-  const uint64_t start = flat.key(first);
-  const VaEntry merged = VaEntry::free_range(flat.key(final_entry) + flat.value(final_entry).size() - start);
-  bytes_in_use_ -= flat.value(at).size();
-  --used_ranges_;
-  (void)flat.replace(first, final_entry.index - first.index + 1, &start, &merged, 1);  // never grows
-  at = first;
-}
-
-// In the array, one sweep of its at most kFlatCapacity entries. In the tree, one pass
+// In the array, one sweep of its at most kFlatCapacity ranges. In the tree, one pass
 // (edit_leaves) when the inner nodes already show the owner in many leaves; else one range at a
 // time (a descent and a coalescing free each) until they have come to a 64th of the tree, when the
 // rest go in that pass, whose O(n) then costs about what the descents so far did. Either way the
@@ -335,12 +269,12 @@ size_t VaAllocator::free_all_of(GuestId owner) {
   if (prefers_one_pass(owner)) return release_all_of(owner, release_every_one);
   // Only the tree gets here: prefers_one_pass is always true for the array.
   size_t released = 0;
-  for (Tree::Cursor at; first_used_of(tree_, owner, &at); ++released) {
+  for (Tree::Cursor at; first_used_of(owner, &at); ++released) {
     if (released > 0 && released >= tree_.size() / kOnePassShare) {
       released += release_all_in_one_pass(owner, release_every_one);
       break;
     }
-    release_range(tree_, at);
+    release_range(at);
   }
   settle();
   return released;
@@ -348,7 +282,7 @@ size_t VaAllocator::free_all_of(GuestId owner) {
 
 bool VaAllocator::prefers_one_pass(GuestId owner) const {
   if (!initialised_) return false;
-  if (small_) return true;  // one sweep of at most kFlatCapacity entries
+  if (small_) return true;  // one sweep of at most kFlatCapacity ranges
   const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
   const size_t leaves = tree_.size() / kOnePassShare;
   if (leaves == 0) return false;
@@ -356,53 +290,54 @@ bool VaAllocator::prefers_one_pass(GuestId owner) const {
          leaves;
 }
 
-template <typename Store>
-bool VaAllocator::first_used_of(const Store& store, GuestId owner, typename Store::Cursor* at) const {
+bool VaAllocator::first_used_of(GuestId owner, Tree::Cursor* at) const {
   const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
-  return store.find_first(
+  return tree_.find_first(
       [bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
       [owner](uint64_t, const VaEntry& entry) { return !entry.is_free() & (entry.owner() == owner.value); }, at);
 }
 
 VaAllocator::OwnerSpan VaAllocator::plan_span_of(GuestId owner, size_t budget) const {
   if (!initialised_ || budget == 0) return OwnerSpan{};
-  return with_store([&](const auto& store) { return plan_span_in(store, owner, budget); });
+  return small_ ? plan_span_in_array(owner, budget) : plan_span_in_tree(owner, budget);
 }
 
-template <typename Store>
-VaAllocator::OwnerSpan VaAllocator::plan_span_in(const Store& store, GuestId owner, size_t budget) const {
+VaAllocator::OwnerSpan VaAllocator::plan_span_in_tree(GuestId owner, size_t budget) const {
   OwnerSpan span;
-  typename Store::Cursor at;
-  if (!first_used_of(store, owner, &at)) return span;
-  span.first = VirtAddr(store.key(at));
+  Tree::Cursor at;
+  if (!first_used_of(owner, &at)) return span;
+  span.first = VirtAddr(tree_.key(at));
   do {
-    const VaEntry& entry = store.value(at);
+    const VaEntry& entry = tree_.value(at);
     if (entry.is_free()) continue;
     if (entry.owner() != owner.value || span.ranges == budget) break;
     ++span.ranges;
-    span.last = VirtAddr(store.key(at) + entry.size());
-  } while (store.next(&at));
+    span.last = VirtAddr(tree_.key(at) + entry.size());
+  } while (tree_.next(&at));
   return span;
 }
 
 Result<VaRange> VaAllocator::first_of(GuestId owner, VirtAddr from) const {
   if (!initialised_) return Error::kNotFound;
+  auto is_one = [owner, from](uint64_t start, const VaEntry& entry) {
+    return !entry.is_free() & (entry.owner() == owner.value) & (start >= from.value);
+  };
+  if (small_) {
+    Flat::Cursor at;
+    if (!flat_.find_first([](const VaAggregate&) { return true; }, is_one, &at)) return Error::kNotFound;
+    return range_of(flat_.key(at), flat_.value(at));
+  }
   const uint32_t bit = VaTreeTraits::owner_bit(owner.value);
-  return with_store([&](const auto& store) -> Result<VaRange> {
-    typename std::remove_reference_t<decltype(store)>::Cursor at;
-    if (!store.find_first([bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; },
-                          [owner, from](uint64_t start, const VaEntry& entry) {
-                            return !entry.is_free() & (entry.owner() == owner.value) & (start >= from.value);
-                          },
-                          &at))
-      return Error::kNotFound;
-    return range_of(store.key(at), store.value(at));
-  });
+  Tree::Cursor at;
+  if (!tree_.find_first([bit](const VaAggregate& agg) { return (agg.owner_mask & bit) != 0; }, is_one, &at)) {
+    return Error::kNotFound;
+  }
+  return range_of(tree_.key(at), tree_.value(at));
 }
 
 Result<VaRange> VaAllocator::find(VirtAddr address) const {
   if (!initialised_) return Error::kNotFound;
-  return with_store([&](const auto& store) -> Result<VaRange> {
+  auto in = [address](const auto& store) -> Result<VaRange> {
     typename std::remove_reference_t<decltype(store)>::Cursor at;
     if (!store.find_le(address.value, &at)) return Error::kNotFound;
     const VaEntry& entry = store.value(at);
@@ -410,17 +345,22 @@ Result<VaRange> VaAllocator::find(VirtAddr address) const {
     const VaRange range = range_of(store.key(at), entry);
     if (address >= range.end()) return Error::kNotFound;
     return range;
-  });
+  };
+  return small_ ? in(flat_) : in(tree_);
 }
 
 Status VaAllocator::set_backing(VirtAddr start, uint64_t backing) {
-  const bool found = with_store([&](auto& store) {
-    typename std::remove_reference_t<decltype(store)>::Cursor at;
-    if (!used_range_at(store, start.value, &at)) return false;
-    store.value(at).set_backing(backing);  // not an aggregate: the store needs no refresh
-    return true;
-  });
-  return found ? Status() : Status(Error::kNotFound);
+  if (!initialised_) return Error::kNotFound;
+  if (small_) {
+    uint32_t index = 0;
+    if (!index_in_array(start.value, &index)) return Error::kNotFound;
+    flat_.value(Flat::Cursor{index}).set_backing(backing);
+    return Status();
+  }
+  Tree::Cursor at;
+  if (!used_range_at(start.value, &at)) return Error::kNotFound;
+  tree_.value(at).set_backing(backing);  // not an aggregate: the tree needs no refresh
+  return Status();
 }
 
 VaRange VaAllocator::range_of(uint64_t start, const VaEntry& entry) {
@@ -443,45 +383,52 @@ VaStats VaAllocator::stats() const {
   stats.nodes_in_use = entries();
   stats.tree_bytes = tree_.blocks() * Tree::kBlockSize;
   stats.node_capacity = capacity_;
-  stats.largest_free = Size(with_store([](const auto& store) { return store.total().max_free; }));
+  uint64_t largest = 0;
+  if (small_) {
+    for (uint32_t gap = 0; gap <= flat_.size(); ++gap) {
+      const uint64_t size = gap_end(gap) - gap_start(gap);
+      largest = size > largest ? size : largest;
+    }
+  } else {
+    largest = tree_.total().max_free;
+  }
+  stats.largest_free = Size(largest);
   return stats;
 }
 
 bool VaAllocator::audit() const {
   if (!initialised_) return tree_.empty() && flat_.empty();
-  const bool store_ok = small_ ? flat_.audit() && tree_.empty() && pool_.in_use() == 0 && flat_.size() <= kFlatCapacity
-                               : flat_.empty() && tree_.audit() && tree_.size() > kFlatReturn;
-  return store_ok && with_store([&](const auto& store) { return audit_tiling(store); }) && pool_.audit() &&
-         pool_.in_use() == tree_.blocks() && entries() <= capacity_ && pool_.capacity() >= Tree::max_blocks(capacity_);
+  const bool store_ok = small_ ? tree_.empty() && pool_.in_use() == 0 && audit_array()
+                               : flat_.empty() && tree_.audit() && tree_.size() > kFlatReturn && audit_tiling();
+  return store_ok && pool_.audit() && pool_.in_use() == tree_.blocks() && entries() <= capacity_ &&
+         pool_.capacity() >= Tree::max_blocks(capacity_);
 }
 
 // Free and used ranges, in order, start where the previous one ended, cover the window exactly,
 // and never put two free ranges side by side.
-template <typename Store>
-bool VaAllocator::audit_tiling(const Store& store) const {
+bool VaAllocator::audit_tiling() const {
   uint64_t cursor = base_.value;
   bool previous_free = false;
   size_t used = 0;
   uint64_t used_bytes = 0;
   bool ok = true;
-  store.for_each([&](uint64_t start, const VaEntry& entry) {
+  tree_.for_each([&](uint64_t start, const VaEntry& entry) {
     if (!ok) return;
     if (start != cursor || entry.size() == 0) ok = false;
-    if (entry.size() > base_.value + window_.bytes - cursor) ok = false;
+    if (entry.size() > window_end() - cursor) ok = false;
     if (entry.is_free()) {
       if (previous_free || (entry.flags() & ~VaEntry::kFreeFlag) != 0 || entry.owner() != 0 || entry.backing() != 0) {
         ok = false;
       }
     } else {
-      if (static_cast<unsigned>(entry.kind()) >= kVaRangeKindCount) ok = false;
-      if (entry.has_guard() && entry.size() < 2 * kPageSize) ok = false;
+      if (!valid_used_entry(entry)) ok = false;
       ++used;
       used_bytes += entry.size();
     }
     previous_free = entry.is_free();
     cursor += entry.size();
   });
-  return ok && cursor == base_.value + window_.bytes && used == used_ranges_ && used_bytes == bytes_in_use_;
+  return ok && cursor == window_end() && used == used_ranges_ && used_bytes == bytes_in_use_;
 }
 
 }  // namespace teemm::mm

@@ -1,12 +1,14 @@
 // mm/va_allocator: the O(log n) allocator of one virtual-address window (a dynamic SHM or IO
 // reservation), in the manner of Linux's vmalloc.
 //
-// Owns the partition of the window into free and used ranges. Every range, free or used, is one
-// entry of a single B+tree (base/btree) keyed by start address, or, while the ranges are few
-// (at most kFlatCapacity entries), of one small sorted array inside the allocator (base/flat_map):
-// at that size a scan of contiguous entries beats a descent, and the tree takes over, in one
-// move, when the array fills. It moves back when the tree shrinks to a quarter of that (so a
-// size near the line cannot make every call move it). Together the ranges tile the window
+// Owns the partition of the window into free and used ranges. While the used ranges are few (at
+// most kFlatCapacity), they alone sit in one small sorted array inside the allocator
+// (base/flat_map) and the free space is the gaps between them: a free needs no merging and an
+// allocation adds one entry, so every edit moves the entries after it by one slot, and a first
+// fit scans one array of the used ranges. Beyond that, every range, free or used, is one entry of
+// a single B+tree (base/btree) keyed by start address, built in one move when a carve finds the
+// array full; the ranges move back when the tree shrinks to a quarter of the array (so a size
+// near the line cannot make every call move them). In the tree the ranges tile the window
 // exactly, and no two free ranges touch (they are coalesced). Each inner node keeps, per child, two
 // aggregates over the child's subtree: the largest free range (guides first-fit descents) and a
 // 32-bit mask of the owners of used ranges (guides guest teardown). Linux keeps free and used
@@ -176,13 +178,13 @@ struct VaTreeTraits {
 class VaAllocator {
  public:
   using Tree = BTree<VaTreeTraits>;
-  // Entries held inline before the tree takes over (4.5 KiB): some 100 used ranges with their free
-  // gaps. Up to there a first fit that scans one word per entry and edits that move the entries
-  // after them with one memmove cost less than the tree's descents and node upkeep, even for a
-  // scan that must go to the end (map_shared's 16 pages among 100 mappings).
+  // Used ranges held inline before the tree takes over (4.5 KiB). Up to there a first fit that
+  // scans the array and edits that move the entries after them with one memmove cost less than
+  // the tree's descents and node upkeep, even for a scan that must go to the end (map_shared's 16
+  // pages among 100 mappings).
   static constexpr uint32_t kFlatCapacity = 192;
-  // A tree this small moves back into the array (a quarter, so a size near the line cannot make
-  // every call move the ranges).
+  // A tree of this many entries (free and used) moves back into the array (a quarter, so a size
+  // near the line cannot make every call move the ranges).
   static constexpr uint32_t kFlatReturn = kFlatCapacity / 4;
   using Flat = FlatMap<VaTreeTraits, kFlatCapacity>;
 
@@ -270,11 +272,14 @@ class VaAllocator {
   // Calls visit(const VaRange&) for each used range in address order.
   template <typename Visitor>
   void for_each_used(Visitor&& visit) const {
-    with_store([&](const auto& store) {
-      store.for_each([&](uint64_t start, const VaEntry& entry) {
-        if (!entry.is_free()) visit(range_of(start, entry));
-      });
-    });
+    auto visit_used = [&](uint64_t start, const VaEntry& entry) {
+      if (!entry.is_free()) visit(range_of(start, entry));
+    };
+    if (small_) {
+      flat_.for_each(visit_used);
+    } else {
+      tree_.for_each(visit_used);
+    }
   }
 
   VaStats stats() const;
@@ -287,60 +292,68 @@ class VaAllocator {
   bool audit() const;
 
  private:
-  template <typename Store>
+  // Where an allocation goes in the tree: the free range that will hold it, and where in it.
   struct Placement {
     bool found = false;
-    uint64_t block_start = 0;  // the free range that will hold the allocation
+    uint64_t block_start = 0;
     uint64_t block_end = 0;
-    uint64_t start = 0;         // where in it
-    typename Store::Cursor at;  // the block's entry, so carving needs no second search
+    uint64_t start = 0;
+    Tree::Cursor at;  // the block's entry, so carving needs no second search
   };
-
-  // Runs f on whichever store holds the ranges now (f is generic over Flat and Tree).
-  template <typename F>
-  decltype(auto) with_store(F&& f) {
-    return small_ ? f(flat_) : f(tree_);
-  }
-  template <typename F>
-  decltype(auto) with_store(F&& f) const {
-    return small_ ? f(flat_) : f(tree_);
-  }
 
   static VaRange range_of(uint64_t start, const VaEntry& entry);
   static Status check_request(Size size, const AllocationRequest& request);
+  static VaEntry used_entry(uint64_t span, const AllocationRequest& request) {
+    const uint8_t guard = request.guard_page ? VaEntry::kGuardFlag : 0;
+    return VaEntry::used_range(span, request.owner.value,
+                               static_cast<uint8_t>(static_cast<uint8_t>(request.kind) | guard), request.backing);
+  }
 
-  template <typename Store>
-  Placement<Store> lowest_fit(const Store& store, uint64_t span, uint64_t alignment) const;
-  template <typename Store>
-  Placement<Store> exact_first_fit(const Store& store, uint64_t span, uint64_t alignment) const;
-  template <typename Store>
-  Result<VirtAddr> allocate_in(Store& store, Size size, const AllocationRequest& request);
-  template <typename Store>
-  Result<VirtAddr> allocate_at_in(Store& store, VirtAddr start, Size size, const AllocationRequest& request);
-  template <typename Store>
-  bool used_range_at(const Store& store, uint64_t start, typename Store::Cursor* at) const;
-  template <typename Store>
-  Result<VirtAddr> carve(Store& store, Placement<Store>& where, uint64_t span, const AllocationRequest& request);
-  template <typename Store>
-  void release_range(Store& store, typename Store::Cursor& at);
-  void release_in_array(Flat& flat, Flat::Cursor& at);
-  template <typename Store>
-  bool first_used_of(const Store& store, GuestId owner, typename Store::Cursor* at) const;
-  template <typename Store>
-  OwnerSpan plan_span_in(const Store& store, GuestId owner, size_t budget) const;
-  template <typename Store>
-  bool audit_tiling(const Store& store) const;
+  // The tree's side.
+  Placement lowest_fit(uint64_t span, uint64_t alignment) const;
+  Placement exact_first_fit(uint64_t span, uint64_t alignment) const;
+  Result<VirtAddr> allocate_in_tree(uint64_t span, const AllocationRequest& request);
+  Result<VirtAddr> allocate_at_in_tree(uint64_t start, uint64_t span, const AllocationRequest& request);
+  bool used_range_at(uint64_t start, Tree::Cursor* at) const;
+  Result<VirtAddr> carve(Placement& where, uint64_t span, const AllocationRequest& request);
+  void release_range(Tree::Cursor& at);
+  bool first_used_of(GuestId owner, Tree::Cursor* at) const;
+  OwnerSpan plan_span_in_tree(GuestId owner, size_t budget) const;
+  bool audit_tiling() const;
+  template <typename Release>
+  size_t release_all_in_one_pass(GuestId owner, Release& release);
+  template <typename Visitor>
+  size_t release_span_in_tree(GuestId owner, const OwnerSpan& span, Visitor& visit);
+
+  // The array's side (va_allocator_array.cpp): used ranges only, gap i lying before used range i
+  // (gap size() after the last). A gap may be empty; free_gaps_ counts the others, which are the
+  // free ranges the tree would hold.
+  uint64_t window_end() const { return base_.value + window_.bytes; }
+  uint64_t end_in_array(uint32_t index) const {
+    return flat_.key(Flat::Cursor{index}) + flat_.value(Flat::Cursor{index}).size();
+  }
+  uint64_t gap_start(uint32_t gap) const { return gap == 0 ? base_.value : end_in_array(gap - 1); }
+  uint64_t gap_end(uint32_t gap) const { return gap < flat_.size() ? flat_.key(Flat::Cursor{gap}) : window_end(); }
+  uint32_t count_free_gaps() const;
+  Result<VirtAddr> allocate_in_array(uint64_t span, const AllocationRequest& request);
+  Result<VirtAddr> allocate_at_in_array(uint64_t start, uint64_t span, const AllocationRequest& request);
+  Result<VirtAddr> carve_in_array(uint32_t gap, uint64_t low, uint64_t high, uint64_t start, uint64_t span,
+                                  const AllocationRequest& request);
+  bool index_in_array(uint64_t start, uint32_t* index) const;
+  bool free_in_array(uint64_t start);
+  OwnerSpan plan_span_in_array(GuestId owner, size_t budget) const;
+  bool audit_array() const;
+  template <typename Release>
+  size_t release_all_in_array(GuestId owner, Release& release);
+  template <typename Visitor>
+  size_t release_span_in_array(GuestId owner, const OwnerSpan& span, Visitor& visit);
 
   // The tree takes over when a carve finds the array full (before it changes anything); the array
   // takes back a tree that has shrunk to a quarter of its capacity. Both keep every range as it was.
   void settle();
-  template <typename Release>
-  size_t release_all_in_one_pass(GuestId owner, Release& release);
-  template <typename Release>
-  size_t release_all_in_array(GuestId owner, Release& release);
-  // What a release pass has done so far, and the free range it is building: the next free or
-  // released entry joins that range while it is open (the last entry output), else starts one.
-  // `out` is either pass's writer.
+  // What a release pass has done so far, and, in the tree, the free range it is building: the next
+  // free or released entry joins that range while it is open (the last entry output), else starts
+  // one. The array's sweep only counts (its free space is gaps: a released range just goes).
   struct ReleasePass {
     size_t released = 0;
     uint64_t bytes_released = 0;
@@ -376,7 +389,8 @@ class VaAllocator {
   void move_to_tree();
   void move_to_flat();
 
-  size_t entries() const { return small_ ? flat_.size() : tree_.size(); }
+  // Entries the tree holds, or would hold for the array's ranges (a used range or a free gap each).
+  size_t entries() const { return small_ ? used_ranges_ + free_gaps_ : tree_.size(); }
   size_t available_nodes() const { return capacity_ - entries(); }
 
   Flat flat_;
@@ -387,56 +401,84 @@ class VaAllocator {
   Size window_;
   uint64_t bytes_in_use_ = 0;
   size_t used_ranges_ = 0;
-  size_t capacity_ = 0;  // ranges the pool may hold (node_count)
-  bool small_ = true;    // the ranges live in flat_ (else in tree_)
+  size_t free_gaps_ = 0;  // while small_: the gaps that are not empty
+  size_t capacity_ = 0;   // ranges the pool may hold (node_count)
+  bool small_ = true;     // the ranges live in flat_ (else in tree_)
   bool initialised_ = false;
 };
 
 template <typename Visitor>
 size_t VaAllocator::release_span_of(GuestId owner, const OwnerSpan& span, Visitor&& visit) {
   if (!initialised_ || span.ranges == 0) return 0;
-  const size_t released = with_store([&](auto& store) -> size_t {
-    typename std::remove_reference_t<decltype(store)>::Cursor at;
-    if (!store.find_le(span.last.value - 1, &at)) return 0;
-    // Erased from the last entry back, each erase takes its leaf's last entry: nothing shifts.
-    uint64_t span_end = span.last.value;
-    auto after = at;
-    if (store.next(&after) && store.value(after).is_free()) {
-      at = after;
-      span_end = store.key(after) + store.value(after).size();
-    }
-    uint64_t span_start = span_end;
-    size_t count = 0;
-    for (bool more = true; more;) {
-      const uint64_t key = store.key(at);
-      const VaEntry entry = store.value(at);
-      const bool mine = !entry.is_free() && entry.owner() == owner.value;
-      if (!entry.is_free() && !mine) break;  // before the span: another owner's range
-      if (key < span.first.value && mine) break;
-      if (mine) {
-        visit(range_of(key, entry));
-        bytes_in_use_ -= entry.size();
-        --used_ranges_;
-        ++count;
-      }
-      span_start = key;
-      const bool rebalanced = store.erase(at);
-      // The free range before the first used one joins the span, and ends it.
-      more = key > span.first.value || (key == span.first.value && key > base_.value);
-      if (more) more = rebalanced ? store.find_le(key - 1, &at) : store.prev(&at);
-      if (more && key <= span.first.value) {
-        if (!store.value(at).is_free()) break;
-        span_start = store.key(at);
-        (void)store.erase(at);
-        break;
-      }
-    }
-    // The span's entries came out, so there is room (a block, or a slot) for this one.
-    (void)store.insert(span_start, VaEntry::free_range(span_end - span_start));
-    return count;
-  });
+  if (small_) return release_span_in_array(owner, span, visit);
+  const size_t released = release_span_in_tree(owner, span, visit);
   settle();
   return released;
+}
+
+template <typename Visitor>
+size_t VaAllocator::release_span_in_tree(GuestId owner, const OwnerSpan& span, Visitor& visit) {
+  Tree::Cursor at;
+  if (!tree_.find_le(span.last.value - 1, &at)) return 0;
+  // Erased from the last entry back, each erase takes its leaf's last entry: nothing shifts.
+  uint64_t span_end = span.last.value;
+  auto after = at;
+  if (tree_.next(&after) && tree_.value(after).is_free()) {
+    at = after;
+    span_end = tree_.key(after) + tree_.value(after).size();
+  }
+  uint64_t span_start = span_end;
+  size_t count = 0;
+  for (bool more = true; more;) {
+    const uint64_t key = tree_.key(at);
+    const VaEntry entry = tree_.value(at);
+    const bool mine = !entry.is_free() && entry.owner() == owner.value;
+    if (!entry.is_free() && !mine) break;  // before the span: another owner's range
+    if (key < span.first.value && mine) break;
+    if (mine) {
+      visit(range_of(key, entry));
+      bytes_in_use_ -= entry.size();
+      --used_ranges_;
+      ++count;
+    }
+    span_start = key;
+    const bool rebalanced = tree_.erase(at);
+    // The free range before the first used one joins the span, and ends it.
+    more = key > span.first.value || (key == span.first.value && key > base_.value);
+    if (more) more = rebalanced ? tree_.find_le(key - 1, &at) : tree_.prev(&at);
+    if (more && key <= span.first.value) {
+      if (!tree_.value(at).is_free()) break;
+      span_start = tree_.key(at);
+      (void)tree_.erase(at);
+      break;
+    }
+  }
+  // The span's entries came out, so there is room (a block, or a slot) for this one.
+  (void)tree_.insert(span_start, VaEntry::free_range(span_end - span_start));
+  return count;
+}
+
+// In the array the span is a run of `owner`'s entries (the free space between them is gaps):
+// visited from the last back, then erased with one move of the entries after them.
+template <typename Visitor>
+size_t VaAllocator::release_span_in_array(GuestId owner, const OwnerSpan& span, Visitor& visit) {
+  Flat::Cursor at;
+  if (!flat_.find_le(span.last.value - 1, &at)) return 0;
+  const uint32_t end = at.index + 1;
+  uint32_t first = end;
+  for (; first > 0; --first) {
+    const Flat::Cursor before{first - 1};
+    if (flat_.value(before).owner() != owner.value || flat_.key(before) < span.first.value) break;
+  }
+  for (uint32_t i = end; i > first; --i) {
+    const Flat::Cursor range{i - 1};
+    visit(range_of(flat_.key(range), flat_.value(range)));
+    bytes_in_use_ -= flat_.value(range).size();
+  }
+  used_ranges_ -= end - first;
+  (void)flat_.replace(Flat::Cursor{first}, end - first, nullptr, nullptr, 0);
+  free_gaps_ = count_free_gaps();
+  return end - first;
 }
 
 template <typename Release>
@@ -448,20 +490,16 @@ size_t VaAllocator::release_all_of(GuestId owner, Release&& release) {
   return released;
 }
 
-// The array's pass: each entry is kept, or joins the free run before it, in one sweep from the
-// first slot (FlatMap::edit_in_place), where releasing the ranges one by one would move the
-// entries after each of them.
+// The array's pass: the owner's ranges that release() lets go are dropped and the others close up,
+// in one sweep (FlatMap::edit_in_place), where releasing them one by one would move the entries
+// after each of them.
 template <typename Release>
 size_t VaAllocator::release_all_in_array(GuestId owner, Release& release) {
   ReleasePass pass;
   flat_.edit_in_place([&](uint64_t start, const VaEntry& entry, Flat::Writer& out) {
-    if ((entry.is_free() || entry.owner() == owner.value) && pass.frees(start, entry, release)) {
-      pass.join(start, entry.size(), out);
-    } else {
-      (void)out.keep();
-      pass.open = false;
-    }
+    if (entry.owner() != owner.value || !pass.frees(start, entry, release)) (void)out.keep();
   });
+  free_gaps_ = count_free_gaps();
   return account(pass);
 }
 
