@@ -440,6 +440,34 @@ void stale_span_spares_another_owner(size_t others) {
   EXPECT_TRUE(f.allocator.audit());
 }
 
+// A span whose last range has gone to another owner since it was planned releases nothing.
+void stale_span_whose_last_range_changed_hands(size_t others) {
+  Fixture f(4096, 4096);
+  AllocationRequest other;
+  other.owner = GuestId(2);
+  AllocationRequest mine;
+  mine.owner = GuestId(1);
+  for (size_t i = 0; i < others; ++i) ASSERT_TRUE(f.allocator.allocate(pages(1), other));
+  ASSERT_TRUE(f.allocator.allocate(pages(1), mine));
+  const VirtAddr last = f.allocator.allocate(pages(1), mine).value();
+  ASSERT_TRUE(f.allocator.allocate(pages(1), other));  // no free VA right after `last`
+  const VaAllocator::OwnerSpan span = f.allocator.plan_span_of(GuestId(1), 8);
+  ASSERT_EQ(span.ranges, 2u);
+  ASSERT_TRUE(f.allocator.free(last));
+  ASSERT_TRUE(f.allocator.allocate_at(last, pages(1), other));
+  const Snapshot before = snapshot(f.allocator);
+  EXPECT_EQ(f.allocator.release_span_of(GuestId(1), span, [](const VaRange&) { FAIL(); }), 0u);
+  EXPECT_TRUE(snapshot(f.allocator) == before);
+  EXPECT_TRUE(f.allocator.audit());
+}
+
+TEST(VaAllocatorSpans, AStaleSpanEndingInAnotherOwnersRangeReleasesNothingInTheArray) {
+  stale_span_whose_last_range_changed_hands(10);
+}
+TEST(VaAllocatorSpans, AStaleSpanEndingInAnotherOwnersRangeReleasesNothingInTheTree) {
+  stale_span_whose_last_range_changed_hands(400);
+}
+
 TEST(VaAllocatorSpans, AStaleSpanSparesAnotherOwnersRangeInTheArray) { stale_span_spares_another_owner(10); }
 TEST(VaAllocatorSpans, AStaleSpanSparesAnotherOwnersRangeInTheTree) { stale_span_spares_another_owner(400); }
 

@@ -250,6 +250,8 @@ class VaAllocator {
   // from its last entry back (so no erase shifts its leaf):
   // visit(const VaRange&) for each used range, one erase each, and a single free range in place of
   // the whole span. O(log n + k) for k ranges, against O(k log n) for freeing them one by one.
+  // A span that went stale since it was planned releases only what is still the owner's: nothing
+  // unless its last range still ends it, and never past another owner's range.
   struct OwnerSpan {
     VirtAddr first;
     VirtAddr last;
@@ -324,6 +326,10 @@ class VaAllocator {
   size_t release_all_in_one_pass(GuestId owner, Release& release);
   template <typename Visitor>
   size_t release_span_in_tree(GuestId owner, const OwnerSpan& span, Visitor& visit);
+  // Whether the range is still the last of the span (it may be stale): else nothing is released.
+  static bool ends_span(uint64_t start, const VaEntry& entry, GuestId owner, const OwnerSpan& span) {
+    return !entry.is_free() && entry.owner() == owner.value && start + entry.size() == span.last.value;
+  }
 
   // The array's side (va_allocator_array.cpp): used ranges only, gap i lying before used range i
   // (gap size() after the last). A gap may be empty; free_gaps_ counts the others, which are the
@@ -419,7 +425,7 @@ size_t VaAllocator::release_span_of(GuestId owner, const OwnerSpan& span, Visito
 template <typename Visitor>
 size_t VaAllocator::release_span_in_tree(GuestId owner, const OwnerSpan& span, Visitor& visit) {
   Tree::Cursor at;
-  if (!tree_.find_le(span.last.value - 1, &at)) return 0;
+  if (!tree_.find_le(span.last.value - 1, &at) || !ends_span(tree_.key(at), tree_.value(at), owner, span)) return 0;
   // Erased from the last entry back, each erase takes its leaf's last entry: nothing shifts.
   uint64_t span_end = span.last.value;
   auto after = at;
@@ -463,7 +469,7 @@ size_t VaAllocator::release_span_in_tree(GuestId owner, const OwnerSpan& span, V
 template <typename Visitor>
 size_t VaAllocator::release_span_in_array(GuestId owner, const OwnerSpan& span, Visitor& visit) {
   Flat::Cursor at;
-  if (!flat_.find_le(span.last.value - 1, &at)) return 0;
+  if (!flat_.find_le(span.last.value - 1, &at) || !ends_span(flat_.key(at), flat_.value(at), owner, span)) return 0;
   const uint32_t end = at.index + 1;
   uint32_t first = end;
   for (; first > 0; --first) {
@@ -475,9 +481,12 @@ size_t VaAllocator::release_span_in_array(GuestId owner, const OwnerSpan& span, 
     visit(range_of(flat_.key(range), flat_.value(range)));
     bytes_in_use_ -= flat_.value(range).size();
   }
+  // Gaps first..end, those about the ranges going, become one (not empty: ranges went).
+  size_t gaps_joined = 0;
+  for (uint32_t gap = first; gap <= end; ++gap) gaps_joined += gap_start(gap) < gap_end(gap) ? 1 : 0;
+  free_gaps_ = free_gaps_ + 1 - gaps_joined;
   used_ranges_ -= end - first;
   (void)flat_.replace(Flat::Cursor{first}, end - first, nullptr, nullptr, 0);
-  free_gaps_ = count_free_gaps();
   return end - first;
 }
 
@@ -496,10 +505,15 @@ size_t VaAllocator::release_all_of(GuestId owner, Release&& release) {
 template <typename Release>
 size_t VaAllocator::release_all_in_array(GuestId owner, Release& release) {
   ReleasePass pass;
+  uint64_t kept_end = base_.value;  // of the last range kept: the gaps are counted as they close
+  size_t gaps = 0;
   flat_.edit_in_place([&](uint64_t start, const VaEntry& entry, Flat::Writer& out) {
-    if (entry.owner() != owner.value || !pass.frees(start, entry, release)) (void)out.keep();
+    if (entry.owner() == owner.value && pass.frees(start, entry, release)) return;
+    (void)out.keep();
+    gaps += start > kept_end ? 1 : 0;
+    kept_end = start + entry.size();
   });
-  free_gaps_ = count_free_gaps();
+  free_gaps_ = gaps + (window_end() > kept_end ? 1 : 0);
   return account(pass);
 }
 
