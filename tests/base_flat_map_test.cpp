@@ -177,10 +177,9 @@ TEST(FlatMap, ReplaceAgreesWithAStdMap) {
   }
 }
 
-// edit_in_place against the same choices applied to a copy: each entry goes, stays (keep), is
-// replaced (put, with its key or one just below it, so the order holds) or rewrites the last
-// output (amend_last); a second keep or put for one entry is refused and changes nothing.
-TEST(FlatMap, EditInPlaceAgreesWithAModel) {
+// keep_if against the same choices applied to a copy: it sees every entry once, in order, and
+// keeps exactly those it said yes to.
+TEST(FlatMap, KeepIfAgreesWithAModel) {
   std::mt19937_64 rng(11);
   auto below = [&](uint64_t bound) { return rng() % bound; };
   for (int round = 0; round < 2000; ++round) {
@@ -193,26 +192,14 @@ TEST(FlatMap, EditInPlaceAgreesWithAModel) {
     }
     std::vector<std::pair<uint64_t, uint64_t>> model;
     size_t read = 0;
-    map.edit_in_place([&](uint64_t key, uint64_t value, Map::Writer& out) {
-      ASSERT_EQ(key, before[read].first);
-      ASSERT_EQ(value, before[read].second);
+    const uint64_t keep_share = below(5);  // from keeping none to keeping most
+    map.keep_if([&](uint64_t key, uint64_t value) {
+      EXPECT_EQ(key, before[read].first);
+      EXPECT_EQ(value, before[read].second);
       ++read;
-      const uint64_t choice = below(5);
-      if (choice == 1) {
-        ASSERT_TRUE(out.keep());
-        model.emplace_back(key, value);
-      } else if (choice == 2) {
-        const uint64_t new_key = key - below(2);
-        ASSERT_TRUE(out.put(new_key, value + 100));
-        model.emplace_back(new_key, value + 100);
-      } else if (choice == 3) {
-        out.amend_last(value + 1000);
-        if (!model.empty()) model.back().second = value + 1000;
-      }
-      if ((choice == 1 || choice == 2) && below(4) == 0) {  // a second output for one entry
-        EXPECT_FALSE(out.put(key, 7));
-        EXPECT_FALSE(out.keep());
-      }
+      const bool keep = below(4) < keep_share;
+      if (keep) model.emplace_back(key, value);
+      return keep;
     });
     ASSERT_EQ(read, before.size());
     ASSERT_TRUE(holds_exactly(map, model)) << "round " << round;

@@ -139,24 +139,17 @@ class FlatMap {
     return true;
   }
 
-  // Edits every entry in one pass, in place, as BTree::edit_leaves does the leaves (Value needs ==):
-  // visit(key, value, out) sees each entry in key order (copies, so the output may overwrite its
-  // slot) and says what takes its place: nothing, the entry itself (out.keep()), another
-  // (out.put(key, value)) — at most one of the two per entry, so the output never overtakes the
-  // entries still to be read; a second one is refused and returns false —, or
-  // out.amend_last(value), a new value for the last entry output (with none yet, nothing
-  // changes). The keys put must keep the order. O(n), and nothing moves twice: a slot is written
-  // only when what lands there differs, and entries kept before the first change are not written.
-  class Writer;
-  template <typename Visit>
-  void edit_in_place(Visit visit) {
-    Writer out(*this);
-    for (; out.read_ < count_; ++out.read_) {
-      const Slot entry = slots_[out.read_];
-      out.may_put_ = true;
-      visit(entry.key, entry.value, out);
+  // Keeps the entries keep(key, value) says true for, in order, and closes up over the others, in
+  // one pass: O(n), each kept entry moved at most once, and none before the first that goes.
+  template <typename Keep>
+  void keep_if(Keep keep) {
+    uint32_t filled = 0;
+    for (uint32_t read = 0; read < count_; ++read) {
+      if (!keep(static_cast<const Key&>(slots_[read].key), static_cast<const Value&>(slots_[read].value))) continue;
+      if (filled != read) slots_[filled] = slots_[read];
+      ++filled;
     }
-    count_ = out.filled_;
+    count_ = filled;
   }
 
   // Values carry no aggregates here: nothing to recompute after a caller edits one.
@@ -202,37 +195,6 @@ class FlatMap {
     Value value;
   };
   Slot slots_[kCapacity]{};
-};
-
-template <typename Traits, uint32_t Capacity>
-class FlatMap<Traits, Capacity>::Writer {
- public:
-  bool keep() {
-    if (!may_put_) return false;
-    may_put_ = false;
-    if (filled_ != read_) map_.slots_[filled_] = map_.slots_[read_];
-    ++filled_;
-    return true;
-  }
-  bool put(const Key& key, const Value& value) {
-    if (!may_put_) return false;
-    may_put_ = false;
-    Slot& slot = map_.slots_[filled_++];
-    const bool same_key = !Traits::less(slot.key, key) && !Traits::less(key, slot.key);
-    if (!same_key || !(slot.value == value)) slot = Slot{key, value};
-    return true;
-  }
-  void amend_last(const Value& value) {
-    if (filled_ > 0) map_.slots_[filled_ - 1].value = value;
-  }
-
- private:
-  friend class FlatMap;
-  explicit Writer(FlatMap& map) : map_(map) {}
-  FlatMap& map_;
-  uint32_t read_ = 0;
-  uint32_t filled_ = 0;
-  bool may_put_ = false;
 };
 
 }  // namespace teemm

@@ -500,18 +500,18 @@ size_t VaAllocator::release_all_of(GuestId owner, Release&& release) {
 }
 
 // The array's pass: the owner's ranges that release() lets go are dropped and the others close up,
-// in one sweep (FlatMap::edit_in_place), where releasing them one by one would move the entries
-// after each of them.
+// in one sweep (FlatMap::keep_if), where releasing them one by one would move the entries after
+// each of them.
 template <typename Release>
 size_t VaAllocator::release_all_in_array(GuestId owner, Release& release) {
   ReleasePass pass;
   uint64_t kept_end = base_.value;  // of the last range kept: the gaps are counted as they close
   size_t gaps = 0;
-  flat_.edit_in_place([&](uint64_t start, const VaEntry& entry, Flat::Writer& out) {
-    if (entry.owner() == owner.value && pass.frees(start, entry, release)) return;
-    (void)out.keep();
+  flat_.keep_if([&](uint64_t start, const VaEntry& entry) {
+    if (entry.owner() == owner.value && pass.frees(start, entry, release)) return false;
     gaps += start > kept_end ? 1 : 0;
     kept_end = start + entry.size();
+    return true;
   });
   free_gaps_ = gaps + (window_end() > kept_end ? 1 : 0);
   return account(pass);
