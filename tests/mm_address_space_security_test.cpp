@@ -251,7 +251,7 @@ TEST(AddressSpaceSecurity, ReleaseGuestEndsWhenATableWasEditedBehindItsBack) {
 // table call per span): the page missing from the span is passed over, and the other guest's
 // ranges stay.
 TEST(AddressSpaceSecurity, ReleaseGuestEndsWhenATableWasEditedBehindItsBackAmongMany) {
-  release_with_a_page_unmapped_behind_its_back(400, 10);
+  release_with_a_page_unmapped_behind_its_back(800, 10);
 }
 
 // Defect 12, the one-pass teardown (a guest holding half the ranges): a range whose tables cannot

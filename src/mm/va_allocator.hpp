@@ -178,11 +178,11 @@ struct VaTreeTraits {
 class VaAllocator {
  public:
   using Tree = BTree<VaTreeTraits>;
-  // Used ranges held inline before the tree takes over (4.5 KiB). Up to there a first fit that
+  // Used ranges held inline before the tree takes over (9 KiB). Up to there a first fit that
   // scans the array and edits that move the entries after them with one memmove cost less than
   // the tree's descents and node upkeep, even for a scan that must go to the end (map_shared's 16
   // pages among 100 mappings).
-  static constexpr uint32_t kFlatCapacity = 192;
+  static constexpr uint32_t kFlatCapacity = 384;
   // A tree of this many entries (free and used) moves back into the array (a quarter, so a size
   // near the line cannot make every call move the ranges).
   static constexpr uint32_t kFlatReturn = kFlatCapacity / 4;
