@@ -1,4 +1,5 @@
-// mm/va_allocator: first-fit search, carving, coalescing and the audit of the VA allocator.
+// mm/va_allocator: the VA allocator's tree side (first-fit search, carving, coalescing, per-owner
+// release, the audit) and the calls that pick a side; the array's side is va_allocator_array.cpp.
 //
 // First fit with alignment. A free range of `size` bytes whose start is page aligned surely holds
 // an aligned slot of `span` bytes when size >= span + alignment - kPageSize (the worst start wastes
