@@ -6,14 +6,16 @@
 //
 // Every allocation must land where the documented first fit puts it (va_allocator.cpp: the first
 // free range that surely holds the aligned span, else the first that holds it at all); every
-// release must free exactly the model's ranges; and at every 8th call and at the end the
-// allocator's audit, its statistics and its used ranges must match the model.
+// release (per owner, or a span of one owner's ranges, sometimes gone stale) must free exactly the
+// model's ranges; and at every 8th call and at the end the allocator's audit, its statistics (free
+// ranges included: coalesced) and its used ranges must match the model.
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "fuzz_input.hpp"
 #include "mm/va_allocator.hpp"
@@ -65,6 +67,16 @@ struct Model {
     const uint64_t tail = kBase + kWindowPages * kPage - gap_start;
     return tail > largest ? tail : largest;
   }
+  // The free ranges a coalescing allocator holds: the gaps that are not empty.
+  size_t free_ranges() const {
+    size_t gaps = 0;
+    uint64_t gap_start = kBase;
+    for (const auto& [start, range] : used) {
+      gaps += start > gap_start ? 1 : 0;
+      gap_start = start + range.span;
+    }
+    return gaps + (kBase + kWindowPages * kPage > gap_start ? 1 : 0);
+  }
 };
 
 void expect_matches(const VaAllocator& allocator, const Model& model) {
@@ -72,6 +84,8 @@ void expect_matches(const VaAllocator& allocator, const Model& model) {
   const VaStats stats = allocator.stats();
   FUZZ_CHECK(stats.used_ranges == model.used.size());
   FUZZ_CHECK(stats.largest_free.bytes == model.largest_gap());
+  FUZZ_CHECK(stats.free_ranges == model.free_ranges());
+  FUZZ_CHECK(stats.nodes_in_use == stats.used_ranges + stats.free_ranges);
   uint64_t in_use = 0;
   auto expected = model.used.begin();
   bool same = true;
@@ -151,6 +165,44 @@ void free_one(Fixture& f, fuzz::Reader& in) {
   f.model.used.erase(it);
 }
 
+// Releases a span of `owner`'s ranges as planned by plan_span_of (its first range and those after
+// it up to another owner's or the budget). Sometimes one of them is freed between the plan and the
+// release, so the span is stale: the release then takes only what is still the owner's, and
+// nothing when the span's last range has gone.
+void release_span(Fixture& f, fuzz::Reader& in, uint16_t owner) {
+  const size_t budget = 1 + in.below(8);
+  std::vector<uint64_t> planned;
+  auto it = f.model.used.begin();
+  while (it != f.model.used.end() && it->second.owner != owner) ++it;
+  for (; it != f.model.used.end() && it->second.owner == owner && planned.size() < budget; ++it) {
+    planned.push_back(it->first);
+  }
+  const VaAllocator::OwnerSpan span = f.allocator.plan_span_of(GuestId(owner), budget);
+  FUZZ_CHECK(span.ranges == planned.size());
+  if (planned.empty()) return;
+  FUZZ_CHECK(span.first.value == planned.front());
+  FUZZ_CHECK(span.last.value == planned.back() + f.model.used.at(planned.back()).span);
+  if (in.below(4) == 0) {  // stale
+    const size_t gone = in.below(static_cast<uint32_t>(planned.size()));
+    FUZZ_CHECK(f.allocator.free(VirtAddr(planned[gone])).ok());
+    f.model.used.erase(planned[gone]);
+    if (gone + 1 == planned.size()) {
+      planned.clear();  // the last range went: nothing is released
+    } else {
+      planned.erase(planned.begin() + static_cast<std::ptrdiff_t>(gone));
+    }
+  }
+  size_t visited = 0;
+  const size_t released = f.allocator.release_span_of(GuestId(owner), span, [&](const VaRange& range) {
+    // From the last back.
+    FUZZ_CHECK(visited < planned.size() && range.start.value == planned[planned.size() - 1 - visited]);
+    FUZZ_CHECK(range.owner.value == owner);
+    ++visited;
+  });
+  FUZZ_CHECK(released == planned.size() && visited == planned.size());
+  for (const uint64_t start : planned) f.model.used.erase(start);
+}
+
 }  // namespace
 }  // namespace teemm::mm
 
@@ -173,8 +225,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       free_one(f, in);
     } else if (op < 14) {
       release_all(f, owner, in.below(4));
-    } else {
+    } else if (op < 15) {
       free_all(f, owner);
+    } else {
+      release_span(f, in, owner);
     }
     if (call % 8 == 0) expect_matches(f.allocator, f.model);
   }
