@@ -152,9 +152,6 @@ class FlatMap {
     count_ = filled;
   }
 
-  // Values carry no aggregates here: nothing to recompute after a caller edits one.
-  void refresh(const Cursor&) {}
-
   // Keys strictly increasing, count within capacity.
   bool audit() const {
     if (count_ > kCapacity) return false;
