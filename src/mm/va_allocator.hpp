@@ -15,7 +15,8 @@
 // ranges in two trees; one tree of both makes a used range's free neighbours its in-order
 // neighbours, so free() needs no second search.
 //
-// Storage comes from a caller-sized pool of Nodes: one Node per range (free or used). A window
+// Storage comes from a caller-sized pool of Nodes: one Node per range (free or used; while the
+// ranges are in the array, per used range or non-empty gap, so the tree always fits). A window
 // holding n used ranges needs at most 2n + 1 (see nodes_needed); running out is
 // Error::kOutOfMemory and changes nothing. A Node is raw storage: the pool's bytes hold the tree's
 // 512-byte blocks, and sizeof(Node) is chosen so that node_count Nodes always hold the blocks of a
@@ -289,8 +290,9 @@ class VaAllocator {
   VirtAddr base() const { return base_; }
   Size window_size() const { return window_; }
 
-  // Checks the tree (order, balance, aggregates), that the ranges tile the window with free
-  // ranges coalesced, and the node and byte accounting. O(n + pool).
+  // Checks the store: the tree (order, balance, aggregates, the ranges tiling the window with free
+  // ranges coalesced) or the array (used ranges in order, apart, inside the window, the gap count
+  // kept), and the node and byte accounting. O(n + pool).
   bool audit() const;
 
  private:
