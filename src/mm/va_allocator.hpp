@@ -342,7 +342,8 @@ class VaAllocator {
   }
   uint64_t gap_start(uint32_t gap) const { return gap == 0 ? base_.value : end_in_array(gap - 1); }
   uint64_t gap_end(uint32_t gap) const { return gap < flat_.size() ? flat_.key(Flat::Cursor{gap}) : window_end(); }
-  uint32_t count_free_gaps() const;
+  // The non-empty gaps among gaps first..last (inclusive).
+  uint32_t count_free_gaps(uint32_t first, uint32_t last) const;
   Result<VirtAddr> allocate_in_array(uint64_t span, const AllocationRequest& request);
   Result<VirtAddr> allocate_at_in_array(uint64_t start, uint64_t span, const AllocationRequest& request);
   Result<VirtAddr> carve_in_array(uint32_t gap, uint64_t low, uint64_t high, uint64_t start, uint64_t span,
@@ -484,9 +485,7 @@ size_t VaAllocator::release_span_in_array(GuestId owner, const OwnerSpan& span, 
     bytes_in_use_ -= flat_.value(range).size();
   }
   // Gaps first..end, those about the ranges going, become one (not empty: ranges went).
-  size_t gaps_joined = 0;
-  for (uint32_t gap = first; gap <= end; ++gap) gaps_joined += gap_start(gap) < gap_end(gap) ? 1 : 0;
-  free_gaps_ = free_gaps_ + 1 - gaps_joined;
+  free_gaps_ = free_gaps_ + 1 - count_free_gaps(first, end);
   used_ranges_ -= end - first;
   (void)flat_.replace(Flat::Cursor{first}, end - first, nullptr, nullptr, 0);
   return end - first;

@@ -15,9 +15,9 @@
 namespace teemm::mm {
 using namespace va_fit;
 
-uint32_t VaAllocator::count_free_gaps() const {
+uint32_t VaAllocator::count_free_gaps(uint32_t first, uint32_t last) const {
   uint32_t gaps = 0;
-  for (uint32_t gap = 0; gap <= flat_.size(); ++gap) gaps += gap_start(gap) < gap_end(gap) ? 1 : 0;
+  for (uint32_t gap = first; gap <= last; ++gap) gaps += gap_start(gap) < gap_end(gap) ? 1 : 0;
   return gaps;
 }
 
@@ -125,7 +125,7 @@ bool VaAllocator::audit_array() const {
     used_bytes += entry.size();
     cursor = start + entry.size();
   });
-  return ok && used_bytes == bytes_in_use_ && free_gaps_ == count_free_gaps();
+  return ok && used_bytes == bytes_in_use_ && free_gaps_ == count_free_gaps(0, static_cast<uint32_t>(flat_.size()));
 }
 
 }  // namespace teemm::mm
