@@ -416,7 +416,7 @@ void release_spans_against_a_model(int allocations, bool in_tree) {
 
 // A span planned before another owner took the free VA between two of its ranges: the release
 // stops at that owner's range, in either store, and the allocator stays consistent.
-void stale_span_spares_another_owner(size_t others) {
+void stale_span_spares_another_owner(size_t others, bool in_tree) {
   Fixture f(4096, 4096);
   AllocationRequest other;
   other.owner = GuestId(2);
@@ -427,7 +427,7 @@ void stale_span_spares_another_owner(size_t others) {
   const VirtAddr hole = f.allocator.allocate(pages(1), mine).value();
   const VirtAddr last = f.allocator.allocate(pages(1), mine).value();
   ASSERT_TRUE(f.allocator.free(hole));
-  ASSERT_EQ(f.allocator.uses_tree(), others > VaAllocator::kFlatCapacity);
+  ASSERT_EQ(f.allocator.uses_tree(), in_tree);
   const VaAllocator::OwnerSpan span = f.allocator.plan_span_of(GuestId(1), 8);
   ASSERT_EQ(span.ranges, 2u);
   ASSERT_TRUE(f.allocator.allocate_at(hole, pages(1), other));  // the plan is now stale
@@ -441,7 +441,7 @@ void stale_span_spares_another_owner(size_t others) {
 }
 
 // A span whose last range has gone to another owner since it was planned releases nothing.
-void stale_span_whose_last_range_changed_hands(size_t others) {
+void stale_span_whose_last_range_changed_hands(size_t others, bool in_tree) {
   Fixture f(4096, 4096);
   AllocationRequest other;
   other.owner = GuestId(2);
@@ -451,6 +451,7 @@ void stale_span_whose_last_range_changed_hands(size_t others) {
   ASSERT_TRUE(f.allocator.allocate(pages(1), mine));
   const VirtAddr last = f.allocator.allocate(pages(1), mine).value();
   ASSERT_TRUE(f.allocator.allocate(pages(1), other));  // no free VA right after `last`
+  ASSERT_EQ(f.allocator.uses_tree(), in_tree);
   const VaAllocator::OwnerSpan span = f.allocator.plan_span_of(GuestId(1), 8);
   ASSERT_EQ(span.ranges, 2u);
   ASSERT_TRUE(f.allocator.free(last));
@@ -462,14 +463,14 @@ void stale_span_whose_last_range_changed_hands(size_t others) {
 }
 
 TEST(VaAllocatorSpans, AStaleSpanEndingInAnotherOwnersRangeReleasesNothingInTheArray) {
-  stale_span_whose_last_range_changed_hands(10);
+  stale_span_whose_last_range_changed_hands(10, false);
 }
 TEST(VaAllocatorSpans, AStaleSpanEndingInAnotherOwnersRangeReleasesNothingInTheTree) {
-  stale_span_whose_last_range_changed_hands(400);
+  stale_span_whose_last_range_changed_hands(400, true);
 }
 
-TEST(VaAllocatorSpans, AStaleSpanSparesAnotherOwnersRangeInTheArray) { stale_span_spares_another_owner(10); }
-TEST(VaAllocatorSpans, AStaleSpanSparesAnotherOwnersRangeInTheTree) { stale_span_spares_another_owner(400); }
+TEST(VaAllocatorSpans, AStaleSpanSparesAnotherOwnersRangeInTheArray) { stale_span_spares_another_owner(10, false); }
+TEST(VaAllocatorSpans, AStaleSpanSparesAnotherOwnersRangeInTheTree) { stale_span_spares_another_owner(400, true); }
 
 TEST(VaAllocatorSpans, ReleaseEveryRangeOfAnOwnerAndNothingElseInTheTree) { release_spans_against_a_model(600, true); }
 TEST(VaAllocatorSpans, ReleaseEveryRangeOfAnOwnerAndNothingElseInTheArray) { release_spans_against_a_model(40, false); }
